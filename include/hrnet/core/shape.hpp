@@ -1,0 +1,70 @@
+// Logical shapes of up to 4 dimensions. A 4-D shape is read as (N, C, H, W) and stored
+// channels-last (NHWC); shapes of other ranks are stored row-major.
+#pragma once
+#include <array>
+#include <cstdint>
+#include <initializer_list>
+#include <ostream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "hrnet/core/error.hpp"
+
+namespace hrnet {
+
+class Shape {
+ public:
+  Shape() = default;  // rank 0: a scalar with one element
+  Shape(std::initializer_list<std::int64_t> dims) { assign(dims.begin(), dims.end()); }
+  explicit Shape(const std::vector<std::int64_t>& dims) { assign(dims.begin(), dims.end()); }
+
+  int rank() const { return rank_; }
+  std::int64_t operator[](int i) const { return d_[static_cast<std::size_t>(i)]; }
+  std::int64_t numel() const {
+    std::int64_t n = 1;
+    for (int i = 0; i < rank_; ++i) n *= d_[static_cast<std::size_t>(i)];
+    return n;
+  }
+  // (N, C, H, W) accessors; valid for rank 4 only.
+  std::int64_t n() const { return at4(0); }
+  std::int64_t c() const { return at4(1); }
+  std::int64_t h() const { return at4(2); }
+  std::int64_t w() const { return at4(3); }
+
+  std::vector<std::int64_t> dims() const { return {d_.begin(), d_.begin() + rank_}; }
+  bool operator==(const Shape& o) const {
+    if (rank_ != o.rank_) return false;
+    for (int i = 0; i < rank_; ++i)
+      if (d_[static_cast<std::size_t>(i)] != o.d_[static_cast<std::size_t>(i)]) return false;
+    return true;
+  }
+  std::string str() const {
+    std::ostringstream s;
+    s << '[';
+    for (int i = 0; i < rank_; ++i) s << (i ? ", " : "") << d_[static_cast<std::size_t>(i)];
+    s << ']';
+    return s.str();
+  }
+
+ private:
+  template <class It>
+  void assign(It b, It e) {
+    rank_ = 0;
+    for (It it = b; it != e; ++it) {
+      HRNET_CHECK(rank_ < 4, ShapeError, "Shape: at most 4 dimensions are supported");
+      HRNET_CHECK(*it >= 0, ShapeError, "Shape: negative dimension " << *it);
+      d_[static_cast<std::size_t>(rank_++)] = *it;
+    }
+  }
+  std::int64_t at4(int i) const {
+    HRNET_CHECK(rank_ == 4, ShapeError, "Shape " << str() << ": N/C/H/W accessors need a 4-D shape");
+    return d_[static_cast<std::size_t>(i)];
+  }
+  std::array<std::int64_t, 4> d_{};
+  int rank_ = 0;
+};
+
+inline std::ostream& operator<<(std::ostream& os, const Shape& s) { return os << s.str(); }
+
+}  // namespace hrnet

@@ -1,0 +1,61 @@
+// Raw memory. A Buffer owns one allocation on one device and is move-only (a copy of a GPU buffer
+// must be explicit). Tensors share Buffers through std::shared_ptr: storage is reference counted.
+#pragma once
+#include <cstddef>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <new>
+#include <utility>
+
+#include "hrnet/backend/cuda_runtime.hpp"
+#include "hrnet/core/device.hpp"
+#include "hrnet/core/error.hpp"
+
+namespace hrnet {
+
+template <Device D>
+class Buffer {
+ public:
+  Buffer() = default;
+  explicit Buffer(std::size_t bytes) : bytes_(bytes) {
+    if (bytes == 0) return;
+    if constexpr (is_cpu<D>) {
+      // 64-byte alignment: cache lines and any SIMD width
+      const std::size_t rounded = (bytes + 63) / 64 * 64;
+      ptr_ = std::aligned_alloc(64, rounded);
+      if (!ptr_) throw std::bad_alloc();
+    } else {
+      ptr_ = cuda::allocate(bytes);
+    }
+  }
+  ~Buffer() { release(); }
+  Buffer(const Buffer&) = delete;
+  Buffer& operator=(const Buffer&) = delete;
+  Buffer(Buffer&& o) noexcept : ptr_(std::exchange(o.ptr_, nullptr)), bytes_(std::exchange(o.bytes_, 0)) {}
+  Buffer& operator=(Buffer&& o) noexcept {
+    if (this != &o) {
+      release();
+      ptr_ = std::exchange(o.ptr_, nullptr);
+      bytes_ = std::exchange(o.bytes_, 0);
+    }
+    return *this;
+  }
+
+  void* data() const { return ptr_; }
+  std::size_t bytes() const { return bytes_; }
+
+ private:
+  void release() noexcept {
+    if (!ptr_) return;
+    if constexpr (is_cpu<D>) std::free(ptr_);
+    else cuda::deallocate(ptr_);
+    ptr_ = nullptr;
+  }
+  void* ptr_ = nullptr;
+  std::size_t bytes_ = 0;
+};
+
+template <Device D> using Storage = std::shared_ptr<Buffer<D>>;
+
+}  // namespace hrnet

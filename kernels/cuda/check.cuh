@@ -1,0 +1,50 @@
+// One checking macro per vendor API. Each throws the matching typed exception with the call text,
+// file:line and the library's own message. Internal to kernels/: public headers stay CUDA-free.
+#pragma once
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+#include <cudnn.h>
+#include <nccl.h>
+
+#include "hrnet/core/error.hpp"
+
+#define HRNET_CUDA_CHECK(call)                                                                    \
+  do {                                                                                            \
+    cudaError_t hrnet_err_ = (call);                                                              \
+    if (hrnet_err_ != cudaSuccess)                                                                \
+      HRNET_THROW(CudaError, #call << " failed: " << cudaGetErrorName(hrnet_err_) << ": "         \
+                                   << cudaGetErrorString(hrnet_err_));                           \
+  } while (0)
+
+#define HRNET_CUDNN_CHECK(call)                                                                   \
+  do {                                                                                            \
+    cudnnStatus_t hrnet_err_ = (call);                                                            \
+    if (hrnet_err_ != CUDNN_STATUS_SUCCESS)                                                       \
+      HRNET_THROW(CudnnError, #call << " failed: " << cudnnGetErrorString(hrnet_err_));           \
+  } while (0)
+
+#define HRNET_CUBLAS_CHECK(call)                                                                  \
+  do {                                                                                            \
+    cublasStatus_t hrnet_err_ = (call);                                                           \
+    if (hrnet_err_ != CUBLAS_STATUS_SUCCESS)                                                      \
+      HRNET_THROW(CublasError, #call << " failed: " << cublasGetStatusName(hrnet_err_) << ": "     \
+                                     << cublasGetStatusString(hrnet_err_));                      \
+  } while (0)
+
+#define HRNET_NCCL_CHECK(call)                                                                    \
+  do {                                                                                            \
+    ncclResult_t hrnet_err_ = (call);                                                             \
+    if (hrnet_err_ != ncclSuccess)                                                                \
+      HRNET_THROW(NcclError, #call << " failed: " << ncclGetErrorString(hrnet_err_));             \
+  } while (0)
+
+// After every kernel launch: launch errors always, execution errors in debug builds.
+#ifdef NDEBUG
+#define HRNET_CUDA_CHECK_LAUNCH() HRNET_CUDA_CHECK(cudaGetLastError())
+#else
+#define HRNET_CUDA_CHECK_LAUNCH()                 \
+  do {                                            \
+    HRNET_CUDA_CHECK(cudaGetLastError());         \
+    HRNET_CUDA_CHECK(cudaDeviceSynchronize());    \
+  } while (0)
+#endif
