@@ -113,3 +113,17 @@ template <ComputeType T>
 void masked_mse_backward(const T4<T>& pred, const T4<T>& gt, const T4<T>& mask, const T4<T>& dloss, T4<T>& dpred);
 
 }  // namespace hrnet::cpu
+
+// ---- optimizer steps (PyTorch's single-tensor update rules, element by element) -----------------
+namespace hrnet::cpu {
+// SGD: d = g + wd*p; buf = first ? d : momentum*buf + (1-dampening)*d; d = nesterov ? d + momentum*buf : buf;
+// p -= lr*d. With momentum == 0 the buffer is unused (may be null).
+template <ComputeType T>
+void sgd_step(T* p, const T* g, T* buf, std::int64_t n, double lr, double momentum, double dampening,
+              double weight_decay, bool nesterov, bool first_step);
+// Adam / AdamW (decoupled = true): m = b1*m + (1-b1)*g; v = b2*v + (1-b2)*g*g;
+// p -= lr/(1-b1^t) * m / (sqrt(v)/sqrt(1-b2^t) + eps). Adam adds wd*p to g; AdamW scales p by 1-lr*wd.
+template <ComputeType T>
+void adam_step(T* p, const T* g, T* m, T* v, std::int64_t n, double lr, double beta1, double beta2, double eps,
+               double weight_decay, bool decoupled, std::int64_t step);
+}  // namespace hrnet::cpu

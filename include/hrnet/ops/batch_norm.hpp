@@ -1,0 +1,56 @@
+// batch_norm: per-channel normalisation over (N, H, W). Training mode normalises with the batch
+// statistics and updates the running ones (momentum 0.1, unbiased variance, as PyTorch); eval mode
+// normalises with the running statistics. Backward differentiates through the batch statistics in
+// training mode only.
+#pragma once
+#include <cmath>
+
+#include "hrnet/ops/detail.hpp"
+
+namespace hrnet::ops {
+
+struct BatchNormOptions {
+  bool training = true;
+  double momentum = 0.1;
+  double eps = 1e-5;
+};
+
+template <FloatType T, Device D>
+Var<T, D> batch_norm(const Var<T, D>& x, const Var<T, D>& weight, const Var<T, D>& bias, Tensor<T, D>& running_mean,
+                     Tensor<T, D>& running_var, BatchNormOptions o = {}) {
+  detail::check_backend<T, D>();
+  const Shape& xs = x.shape();
+  HRNET_CHECK(xs.rank() == 4, ShapeError, "batch_norm: input must be 4-D (N,C,H,W), got " << xs);
+  const Shape cs{xs.c()};
+  check_shape(weight.value(), cs, "batch_norm: weight");
+  check_shape(bias.value(), cs, "batch_norm: bias");
+  check_shape(running_mean, cs, "batch_norm: running_mean");
+  check_shape(running_var, cs, "batch_norm: running_var");
+  HRNET_CHECK(!o.training || xs.numel() / xs.c() > 1, ValueError,
+              "batch_norm: training mode needs more than one value per channel, input is " << xs);
+  auto y = Tensor<T, D>::empty(xs);
+  auto mean = Tensor<T, D>::empty(cs), invstd = Tensor<T, D>::empty(cs);
+  if (o.training) {
+    cpu::batch_norm_forward_train<T>(x.value(), weight.value(), bias.value(), running_mean, running_var, y, mean, invstd,
+                                     o.momentum, o.eps);
+  } else {
+    cpu::batch_norm_forward_eval<T>(x.value(), weight.value(), bias.value(), running_mean, running_var, y, o.eps);
+  }
+  Var<T, D> out(y, detail::any_requires_grad<T, D>({&x, &weight, &bias}));
+  if (out.requires_grad()) {
+    if (!o.training) {  // constants of the eval-mode affine map, taken now (the buffers may change later)
+      mean.copy_from(running_mean);
+      for (std::int64_t c = 0; c < xs.c(); ++c)
+        invstd[c] = static_cast<T>(1.0 / std::sqrt(double(running_var[c]) + o.eps));
+    }
+    detail::record(out, [x, weight, bias, mean, invstd, training = o.training](const Tensor<T, D>& gy) mutable {
+      cpu::batch_norm_backward<T>(x.value(), gy, weight.value(), mean, invstd, training,
+                                  x.requires_grad() ? &x.grad_buffer() : nullptr,
+                                  weight.requires_grad() ? &weight.grad_buffer() : nullptr,
+                                  bias.requires_grad() ? &bias.grad_buffer() : nullptr);
+    });
+  }
+  return out;
+}
+
+}  // namespace hrnet::ops

@@ -1,0 +1,39 @@
+// Shared machinery of the differentiable ops: which inputs need gradients, recording a backward
+// closure on the tape, and the compile-time backend checks.
+#pragma once
+#include <initializer_list>
+
+#include "hrnet/autograd/var.hpp"
+#include "hrnet/backend/cpu.hpp"
+
+namespace hrnet::ops::detail {
+
+// Every op calls this first: readable compile errors instead of template noise.
+template <class T, class D>
+constexpr void check_backend() {
+  static_assert(is_cpu<D>,
+                "this op has a CPU backend only so far; its CUDA kernels arrive with the CUDA backend issue "
+                "(kernels/cuda)");
+  static_assert(ComputeType<T>,
+                "CPU ops compute in float or double: cast half/bfloat16 tensors with hrnet::cast<float> first");
+}
+
+template <class T, class D>
+bool any_requires_grad(std::initializer_list<const Var<T, D>*> vs) {
+  if (!autograd::grad_enabled()) return false;
+  for (const auto* v : vs)
+    if (v && v->defined() && v->requires_grad()) return true;
+  return false;
+}
+
+// Records `fn` to run during backward when `out` received a gradient.
+template <class T, class D, class F>
+void record(const Var<T, D>& out, F&& fn) {
+  autograd::tape().push([out, fn = std::forward<F>(fn)]() mutable {
+    if (out.has_grad()) fn(out.grad());
+  });
+}
+
+inline int to_int(std::int64_t v) { return static_cast<int>(v); }
+
+}  // namespace hrnet::ops::detail

@@ -1,0 +1,168 @@
+// Element-wise ops, nearest upsampling, the HRNet fusion node and channel concatenation.
+// All loops write each output element from exactly one iteration: parallel and deterministic.
+#include <algorithm>
+
+#include "common.hpp"
+
+namespace hrnet::cpu {
+
+template <ComputeType T>
+void relu_forward(const T4<T>& x, T4<T>& y) {
+  const T* xp = x.data();
+  T* yp = y.data();
+  const std::int64_t n = x.numel();
+#pragma omp parallel for simd schedule(static)
+  for (std::int64_t i = 0; i < n; ++i) yp[i] = xp[i] > T(0) ? xp[i] : T(0);
+}
+
+template <ComputeType T>
+void relu_backward(const T4<T>& y, const T4<T>& dy, T4<T>& dx) {
+  const T *yp = y.data(), *gp = dy.data();
+  T* dp = dx.data();
+  const std::int64_t n = y.numel();
+#pragma omp parallel for simd schedule(static)
+  for (std::int64_t i = 0; i < n; ++i) dp[i] += yp[i] > T(0) ? gp[i] : T(0);
+}
+
+template <ComputeType T>
+void add_forward(const std::vector<const T4<T>*>& xs, T4<T>& y) {
+  T* yp = y.data();
+  const std::int64_t n = y.numel();
+  std::copy(xs[0]->data(), xs[0]->data() + n, yp);
+  for (std::size_t k = 1; k < xs.size(); ++k) {
+    const T* xp = xs[k]->data();
+#pragma omp parallel for simd schedule(static)
+    for (std::int64_t i = 0; i < n; ++i) yp[i] += xp[i];
+  }
+}
+
+template <ComputeType T>
+void accumulate(const T4<T>& dy, T4<T>& dx) {
+  const T* gp = dy.data();
+  T* dp = dx.data();
+  const std::int64_t n = dy.numel();
+#pragma omp parallel for simd schedule(static)
+  for (std::int64_t i = 0; i < n; ++i) dp[i] += gp[i];
+}
+
+template <ComputeType T>
+void upsample_nearest_forward(const T4<T>& x, T4<T>& y, int f) {
+  const auto& ys = y.shape();
+  const std::int64_t C = ys.c(), W = x.shape().w(), H = x.shape().h();
+#pragma omp parallel for collapse(2) schedule(static)
+  for (std::int64_t n = 0; n < ys.n(); ++n)
+    for (std::int64_t oh = 0; oh < ys.h(); ++oh) {
+      const T* src_row = x.data() + ((n * H + oh / f) * W) * C;
+      T* dst = y.data() + ((n * ys.h() + oh) * ys.w()) * C;
+      for (std::int64_t ow = 0; ow < ys.w(); ++ow, dst += C) std::copy(src_row + (ow / f) * C, src_row + (ow / f + 1) * C, dst);
+    }
+}
+
+template <ComputeType T>
+void upsample_nearest_backward(const T4<T>& dy, T4<T>& dx, int f) {
+  const auto& xs = dx.shape();
+  const std::int64_t C = xs.c(), Wo = dy.shape().w(), Ho = dy.shape().h();
+#pragma omp parallel for collapse(2) schedule(static)
+  for (std::int64_t n = 0; n < xs.n(); ++n)
+    for (std::int64_t h = 0; h < xs.h(); ++h)
+      for (std::int64_t w = 0; w < xs.w(); ++w) {
+        T* dst = dx.data() + ((n * xs.h() + h) * xs.w() + w) * C;
+        for (int i = 0; i < f; ++i)
+          for (int j = 0; j < f; ++j) {
+            const T* src = dy.data() + ((n * Ho + h * f + i) * Wo + w * f + j) * C;
+            for (std::int64_t c = 0; c < C; ++c) dst[c] += src[c];
+          }
+      }
+}
+
+template <ComputeType T>
+void fusion_sum_relu_forward(const std::vector<const T4<T>*>& xs, const std::vector<int>& factors, T4<T>& y) {
+  const auto& ys = y.shape();
+  const std::int64_t C = ys.c();
+#pragma omp parallel for collapse(2) schedule(static)
+  for (std::int64_t n = 0; n < ys.n(); ++n)
+    for (std::int64_t oh = 0; oh < ys.h(); ++oh) {
+      T* row = y.data() + ((n * ys.h() + oh) * ys.w()) * C;
+      for (std::size_t j = 0; j < xs.size(); ++j) {
+        const int f = factors[j];
+        const auto& s = xs[j]->shape();
+        const T* src_row = xs[j]->data() + ((n * s.h() + oh / f) * s.w()) * C;
+        for (std::int64_t ow = 0; ow < ys.w(); ++ow) {
+          const T* src = src_row + (ow / f) * C;
+          T* dst = row + ow * C;
+          if (j == 0) std::copy(src, src + C, dst);
+          else
+            for (std::int64_t c = 0; c < C; ++c) dst[c] += src[c];
+        }
+      }
+      for (std::int64_t i = 0; i < ys.w() * C; ++i) row[i] = row[i] > T(0) ? row[i] : T(0);
+    }
+}
+
+template <ComputeType T>
+void fusion_sum_relu_backward(const T4<T>& y, const T4<T>& dy, const std::vector<T4<T>*>& dxs,
+                              const std::vector<int>& factors) {
+  // g = dy * (y > 0), then each input receives the nearest-upsample adjoint of g.
+  auto g = T4<T>::empty(dy.shape());
+  {
+    const T *yp = y.data(), *gp = dy.data();
+    T* out = g.data();
+    const std::int64_t n = y.numel();
+#pragma omp parallel for simd schedule(static)
+    for (std::int64_t i = 0; i < n; ++i) out[i] = yp[i] > T(0) ? gp[i] : T(0);
+  }
+  for (std::size_t j = 0; j < dxs.size(); ++j) {
+    if (!dxs[j]) continue;
+    if (factors[j] == 1) accumulate(g, *dxs[j]);
+    else upsample_nearest_backward(g, *dxs[j], factors[j]);
+  }
+}
+
+template <ComputeType T>
+void concat_forward(const std::vector<const T4<T>*>& xs, T4<T>& y) {
+  const std::int64_t C = y.shape().c(), pixels = y.numel() / C;
+#pragma omp parallel for schedule(static)
+  for (std::int64_t p = 0; p < pixels; ++p) {
+    T* dst = y.data() + p * C;
+    for (const auto* x : xs) {
+      const std::int64_t c = x->shape().c();
+      std::copy(x->data() + p * c, x->data() + (p + 1) * c, dst);
+      dst += c;
+    }
+  }
+}
+
+template <ComputeType T>
+void concat_backward(const T4<T>& dy, const std::vector<T4<T>*>& dxs) {
+  const std::int64_t C = dy.shape().c(), pixels = dy.numel() / C;
+#pragma omp parallel for schedule(static)
+  for (std::int64_t p = 0; p < pixels; ++p) {
+    const T* src = dy.data() + p * C;
+    for (auto* dx : dxs) {
+      const std::int64_t c = dx ? dx->shape().c() : 0;
+      if (dx) {
+        T* dst = dx->data() + p * c;
+        for (std::int64_t k = 0; k < c; ++k) dst[k] += src[k];
+      }
+      src += c;
+    }
+  }
+}
+
+#define HRNET_INSTANTIATE(T)                                                                                 \
+  template void relu_forward<T>(const T4<T>&, T4<T>&);                                                     \
+  template void relu_backward<T>(const T4<T>&, const T4<T>&, T4<T>&);                                      \
+  template void add_forward<T>(const std::vector<const T4<T>*>&, T4<T>&);                                  \
+  template void accumulate<T>(const T4<T>&, T4<T>&);                                                       \
+  template void upsample_nearest_forward<T>(const T4<T>&, T4<T>&, int);                                    \
+  template void upsample_nearest_backward<T>(const T4<T>&, T4<T>&, int);                                   \
+  template void fusion_sum_relu_forward<T>(const std::vector<const T4<T>*>&, const std::vector<int>&, T4<T>&); \
+  template void fusion_sum_relu_backward<T>(const T4<T>&, const T4<T>&, const std::vector<T4<T>*>&,        \
+                                            const std::vector<int>&);                                      \
+  template void concat_forward<T>(const std::vector<const T4<T>*>&, T4<T>&);                               \
+  template void concat_backward<T>(const T4<T>&, const std::vector<T4<T>*>&);
+HRNET_INSTANTIATE(float)
+HRNET_INSTANTIATE(double)
+#undef HRNET_INSTANTIATE
+
+}  // namespace hrnet::cpu

@@ -1,0 +1,117 @@
+// Tensor, dtype, shape and RNG basics.
+#include <type_traits>
+
+#include "hrnet/core/rng.hpp"
+#include "hrnet/core/tensor.hpp"
+#include "test_util.hpp"
+
+using namespace hrnet;
+
+TEST_CASE("half converts exactly and rounds to nearest even", "[core][dtype]") {
+  CHECK(half(1.0f).bits == 0x3c00);
+  CHECK(half(-2.0f).bits == 0xc000);
+  CHECK(half(65504.0f).bits == 0x7bff);
+  CHECK(half(65520.0f).bits == 0x7c00);           // halfway to the next binade rounds to inf
+  CHECK(half(5.960464477539063e-08f).bits == 0x0001);  // smallest subnormal
+  CHECK(half(1.0f + 1.0f / 2048).bits == 0x3c00);  // tie, rounds to even
+  CHECK(half(1.0f + 3.0f / 2048).bits == 0x3c02);  // tie, rounds to even (up)
+  CHECK(std::isnan(static_cast<float>(half(NAN))));
+  for (std::uint32_t b = 0; b < 0x7c00; ++b) {  // every finite half survives a round trip
+    half h;
+    h.bits = static_cast<std::uint16_t>(b);
+    REQUIRE(half(static_cast<float>(h)).bits == b);
+  }
+}
+
+TEST_CASE("bfloat16 converts with round to nearest even", "[core][dtype]") {
+  CHECK(bfloat16(1.0f).bits == 0x3f80);
+  CHECK(static_cast<float>(bfloat16(3.140625f)) == 3.140625f);
+  CHECK(bfloat16(1.0f + 1.0f / 256).bits == 0x3f80);  // tie -> even
+  CHECK(bfloat16(1.0f + 3.0f / 256).bits == 0x3f82);
+}
+
+TEST_CASE("tensor layout is NHWC for 4-D shapes", "[core][tensor]") {
+  auto t = Tensor<float, CPU>::zeros({2, 3, 4, 5});
+  CHECK(t.numel() == 120);
+  t.at(1, 2, 3, 4) = 7.0f;
+  CHECK(t[((1 * 4 + 3) * 5 + 4) * 3 + 2] == 7.0f);
+  std::vector<float> nchw(120), back(120);
+  for (int i = 0; i < 120; ++i) nchw[i] = float(i);
+  auto u = Tensor<float, CPU>::empty({2, 3, 4, 5});
+  nchw_to_nhwc(nchw.data(), u.data(), u.shape());
+  CHECK(u.at(1, 2, 3, 4) == nchw[((1 * 3 + 2) * 4 + 3) * 5 + 4]);
+  nhwc_to_nchw(u.data(), back.data(), u.shape());
+  CHECK(back == nchw);
+}
+
+TEST_CASE("tensor storage is shared and reference counted; clone copies", "[core][tensor]") {
+  auto a = Tensor<float, CPU>::full({4, 3}, 1.0f);
+  auto b = a;
+  CHECK(a.use_count() == 2);
+  b[0] = 5.0f;
+  CHECK(a[0] == 5.0f);
+  auto c = a.clone();
+  c[0] = 9.0f;
+  CHECK(a[0] == 5.0f);
+  auto s = a.slice0(1, 3);  // a view: rows 1 and 2
+  CHECK(s.shape() == Shape({2, 3}));
+  s[0] = 4.0f;
+  CHECK(a[3] == 4.0f);
+  CHECK(a.use_count() == 3);
+  static_assert(!std::is_copy_constructible_v<Buffer<CUDA>>, "GPU buffers are move-only");
+  static_assert(std::is_move_constructible_v<Buffer<CUDA>>);
+}
+
+TEST_CASE("wrap makes a non-owning view", "[core][tensor]") {
+  std::vector<double> mem(6, 2.0);
+  auto t = Tensor<double, CPU>::wrap(mem.data(), {2, 3});
+  CHECK_FALSE(t.owns_storage());
+  t[5] = 3.0;
+  CHECK(mem[5] == 3.0);
+}
+
+TEST_CASE("shape errors are clear exceptions", "[core][tensor]") {
+  auto t = Tensor<float, CPU>::zeros({2, 3, 4, 5});
+  hrnet::test::check_throws<ShapeError>([&] { (void)(t.reshape({2, 60})); }, "reorder channels-last");
+  hrnet::test::check_throws<ShapeError>([&] { (void)(t.reshape({7})); }, "120 elements");
+  CHECK_NOTHROW(Tensor<float, CPU>::zeros({2, 3, 1, 1}).reshape({2, 3}));
+  hrnet::test::check_throws<ShapeError>([&] { (void)(t.slice0(1, 5)); }, "out of range");
+  CHECK_THROWS_AS((Shape({1, 2, 3, 4, 5})), ShapeError);
+  hrnet::test::check_throws<ShapeError>([&] { (void)(Tensor<float, CPU>::from_vector({2, 2}, {1, 2, 3})); }, "holds 4 elements but 3");
+}
+
+TEST_CASE("cast converts between storage dtypes", "[core][tensor]") {
+  auto t = Tensor<float, CPU>::from_vector({3}, {1.5f, -2.25f, 65504.0f});
+  auto h = cast<half>(t);
+  auto back = cast<float>(h);
+  CHECK(back.to_vector() == t.to_vector());
+  auto b = cast<bfloat16>(t);
+  CHECK(static_cast<float>(b[0]) == 1.5f);
+}
+
+TEST_CASE("rng is deterministic and well distributed", "[core][rng]") {
+  Rng a(42), b(42);
+  for (int i = 0; i < 100; ++i) REQUIRE(a.next_u64() == b.next_u64());
+  Rng r(7);
+  double s = 0, s2 = 0;
+  const int n = 20000;
+  for (int i = 0; i < n; ++i) {
+    const double x = r.normal();
+    s += x;
+    s2 += x * x;
+  }
+  CHECK(std::abs(s / n) < 0.03);
+  CHECK(std::abs(s2 / n - 1.0) < 0.05);
+  auto st = r.state();
+  const double next = r.normal();
+  r.set_state(st);
+  CHECK(r.normal() == next);
+}
+
+TEST_CASE("CUDA tensors without a usable GPU fail with a clear CudaError", "[core][cuda]") {
+  if (cuda::device_count() > 0) {
+    WARN("a GPU is present: the failure path is not exercised here");
+    return;
+  }
+  CHECK_THROWS_AS((Tensor<float, CUDA>::zeros({2, 2})), CudaError);
+}

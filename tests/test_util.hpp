@@ -1,0 +1,66 @@
+// Helpers shared by the tests: fixture loading and tolerance comparisons with readable failures.
+#pragma once
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <sstream>
+#include <string>
+
+#include "hrnet/io/safetensors.hpp"
+#include "hrnet/io/tensor_io.hpp"
+
+namespace hrnet::test {
+
+inline io::SafetensorsFile fixture(const std::string& name) {
+  return io::read_safetensors(std::string(HRNET_FIXTURE_DIR) + "/" + name + ".safetensors");
+}
+template <class T = float>
+Tensor<T, CPU> get(const io::SafetensorsFile& f, const std::string& key) {
+  return io::get<T>(f, key);
+}
+inline double meta_num(const io::SafetensorsFile& f, const std::string& key) {
+  auto it = f.metadata.find(key);
+  REQUIRE(it != f.metadata.end());
+  return std::stod(it->second);
+}
+
+// |a - e| <= atol + rtol * |e| everywhere; on failure reports the worst element.
+template <class A, class E>
+void require_close(const Tensor<A, CPU>& a, const Tensor<E, CPU>& e, double rtol, double atol, const std::string& what) {
+  INFO(what << ": shapes " << a.shape() << " vs " << e.shape());
+  REQUIRE(a.shape() == e.shape());
+  double worst = 0, worst_a = 0, worst_e = 0;
+  std::int64_t worst_i = -1;
+  bool ok = true;
+  for (std::int64_t i = 0; i < a.numel(); ++i) {
+    const double x = double(a[i]), y = double(e[i]);
+    const double excess = std::abs(x - y) - (atol + rtol * std::abs(y));
+    if (!(excess <= 0)) ok = false;
+    if (worst_i < 0 || excess > worst || std::isnan(x)) {
+      worst = excess;
+      worst_i = i;
+      worst_a = x;
+      worst_e = y;
+    }
+  }
+  INFO(what << ": worst element " << worst_i << " got " << worst_a << " expected " << worst_e << " (rtol " << rtol
+            << ", atol " << atol << ")");
+  CHECK(ok);
+}
+
+}  // namespace hrnet::test
+
+namespace hrnet::test {
+// Runs `f`, requires it to throw E, and requires the message to contain `phrase`.
+template <class E, class F>
+void check_throws(F&& f, const std::string& phrase) {
+  try {
+    f();
+  } catch (const E& e) {
+    CHECK_THAT(std::string(e.what()), Catch::Matchers::Contains(phrase));
+    return;
+  } catch (const std::exception& e) {
+    FAIL("threw a different exception type: " << e.what());
+  }
+  FAIL("did not throw; expected a message containing: " << phrase);
+}
+}  // namespace hrnet::test
