@@ -94,3 +94,16 @@ TEST_CASE("CPU ops are bit-for-bit repeatable", "[autograd][determinism]") {
     else CHECK(all == first);
   }
 }
+
+// Mixing dtypes or devices in one op does not compile: these are checked at compile time.
+namespace {
+template <class A, class B>
+concept Addable = requires(A a, B b) { hrnet::ops::add(a, b); };
+static_assert(Addable<Var<float, CPU>, Var<float, CPU>>);
+static_assert(!Addable<Var<float, CPU>, Var<double, CPU>>, "dtype mismatch must not compile");
+static_assert(!Addable<Var<float, CPU>, Var<float, CUDA>>, "device mismatch must not compile");
+template <class X, class W>
+concept Convolvable = requires(X x, W w) { hrnet::ops::conv2d(x, w, hrnet::ops::ConvOptions{}); };
+static_assert(Convolvable<Var<double, CPU>, Var<double, CPU>>);
+static_assert(!Convolvable<Var<double, CPU>, Var<float, CPU>>, "dtype mismatch must not compile");
+}  // namespace
