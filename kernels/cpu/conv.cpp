@@ -83,6 +83,7 @@ std::int64_t images_per_chunk(const Geometry& g, std::int64_t N) {
 template <class T>
 void gather_gemm(const T* img, std::int64_t N, const Geometry& g, const T* wm, std::int64_t cols_out, T* out,
                  bool accumulate) {
+  if (N == 0 || g.Ho * g.Wo == 0 || g.col_width() == 0) return;
   const std::int64_t rows_per_image = g.Ho * g.Wo, kkc = g.col_width();
   CMapMat<T> Wm(wm, cols_out, kkc);
   if (is_pointwise(g)) {
@@ -108,6 +109,7 @@ void gather_gemm(const T* img, std::int64_t N, const Geometry& g, const T* wm, s
 // img += col2im(Src[rows, Co] * Wm[Co, KKC]), chunked over images.
 template <class T>
 void gemm_scatter(const T* src, std::int64_t N, const Geometry& g, const T* wm, std::int64_t cols_src, T* img) {
+  if (N == 0 || g.Ho * g.Wo == 0 || g.col_width() == 0) return;
   const std::int64_t rows_per_image = g.Ho * g.Wo, kkc = g.col_width();
   CMapMat<T> Wm(wm, cols_src, kkc);
   if (is_pointwise(g)) {
@@ -131,6 +133,7 @@ void gemm_scatter(const T* src, std::int64_t N, const Geometry& g, const T* wm, 
 // dWm[Co, KKC] += Src[rows, Co]^T * Col(img)[rows, KKC], images in order.
 template <class T>
 void weight_grad(const T* img, std::int64_t N, const Geometry& g, const T* src, std::int64_t cols_src, T* dwm) {
+  if (N == 0 || g.Ho * g.Wo == 0 || g.col_width() == 0) return;
   const std::int64_t rows_per_image = g.Ho * g.Wo, kkc = g.col_width();
   MapMat<T> dW(dwm, cols_src, kkc);
   if (is_pointwise(g)) {
@@ -185,6 +188,7 @@ template <ComputeType T>
 void bias_backward(const T4<T>& dy, T4<T>& db) {
   // Per-channel sums over all pixels: fixed chunks summed in order (deterministic).
   const std::int64_t C = dy.shape()[1];  // channels: innermost in memory for (N,C,H,W) and (N,C)
+  if (C == 0 || dy.numel() == 0) return;
   const std::int64_t rows = dy.numel() / C;
   const std::int64_t nchunks = (rows + detail::kReduceChunk - 1) / detail::kReduceChunk;
   std::vector<acc_t<T>> part(static_cast<std::size_t>(nchunks * C), acc_t<T>(0));

@@ -5,6 +5,12 @@
 #include "common.hpp"
 
 namespace hrnet::cpu {
+namespace {
+// PyTorch's semantics: NaN propagates through ReLU forward (NaN stays NaN) and backward
+// (threshold_backward passes the gradient unless y <= 0), so a diverging run shows up as NaN.
+template <class T> inline T relu_value(T x) { return x > T(0) || x != x ? x : T(0); }
+template <class T> inline T relu_grad(T y, T g) { return y <= T(0) ? T(0) : g; }
+}  // namespace
 
 template <ComputeType T>
 void relu_forward(const T4<T>& x, T4<T>& y) {
@@ -12,7 +18,7 @@ void relu_forward(const T4<T>& x, T4<T>& y) {
   T* yp = y.data();
   const std::int64_t n = x.numel();
 #pragma omp parallel for simd schedule(static)
-  for (std::int64_t i = 0; i < n; ++i) yp[i] = xp[i] > T(0) ? xp[i] : T(0);
+  for (std::int64_t i = 0; i < n; ++i) yp[i] = relu_value(xp[i]);
 }
 
 template <ComputeType T>
@@ -21,7 +27,7 @@ void relu_backward(const T4<T>& y, const T4<T>& dy, T4<T>& dx) {
   T* dp = dx.data();
   const std::int64_t n = y.numel();
 #pragma omp parallel for simd schedule(static)
-  for (std::int64_t i = 0; i < n; ++i) dp[i] += yp[i] > T(0) ? gp[i] : T(0);
+  for (std::int64_t i = 0; i < n; ++i) dp[i] += relu_grad(yp[i], gp[i]);
 }
 
 template <ComputeType T>
@@ -95,7 +101,7 @@ void fusion_sum_relu_forward(const std::vector<const T4<T>*>& xs, const std::vec
             for (std::int64_t c = 0; c < C; ++c) dst[c] += src[c];
         }
       }
-      for (std::int64_t i = 0; i < ys.w() * C; ++i) row[i] = row[i] > T(0) ? row[i] : T(0);
+      for (std::int64_t i = 0; i < ys.w() * C; ++i) row[i] = relu_value(row[i]);
     }
 }
 
@@ -109,7 +115,7 @@ void fusion_sum_relu_backward(const T4<T>& y, const T4<T>& dy, const std::vector
     T* out = g.data();
     const std::int64_t n = y.numel();
 #pragma omp parallel for simd schedule(static)
-    for (std::int64_t i = 0; i < n; ++i) out[i] = yp[i] > T(0) ? gp[i] : T(0);
+    for (std::int64_t i = 0; i < n; ++i) out[i] = relu_grad(yp[i], gp[i]);
   }
   for (std::size_t j = 0; j < dxs.size(); ++j) {
     if (!dxs[j]) continue;
@@ -120,6 +126,7 @@ void fusion_sum_relu_backward(const T4<T>& y, const T4<T>& dy, const std::vector
 
 template <ComputeType T>
 void concat_forward(const std::vector<const T4<T>*>& xs, T4<T>& y) {
+  if (y.numel() == 0) return;
   const std::int64_t C = y.shape().c(), pixels = y.numel() / C;
 #pragma omp parallel for schedule(static)
   for (std::int64_t p = 0; p < pixels; ++p) {
@@ -134,6 +141,7 @@ void concat_forward(const std::vector<const T4<T>*>& xs, T4<T>& y) {
 
 template <ComputeType T>
 void concat_backward(const T4<T>& dy, const std::vector<T4<T>*>& dxs) {
+  if (dy.numel() == 0) return;
   const std::int64_t C = dy.shape().c(), pixels = dy.numel() / C;
 #pragma omp parallel for schedule(static)
   for (std::int64_t p = 0; p < pixels; ++p) {

@@ -81,6 +81,7 @@ void cross_entropy_backward(const T4<T>& logits, const Tensor<std::int64_t, CPU>
 
 template <ComputeType T>
 void masked_mse_forward(const T4<T>& pred, const T4<T>& gt, const T4<T>& mask, T4<T>& loss) {
+  HRNET_CHECK(pred.numel() > 0, ShapeError, "masked_mse: the prediction " << pred.shape() << " is empty");
   const std::int64_t C = pred.shape().c(), pixels = pred.numel() / C;
   const std::int64_t nchunks = (pixels + detail::kReduceChunk - 1) / detail::kReduceChunk;
   std::vector<double> part(static_cast<std::size_t>(nchunks), 0.0);
@@ -104,6 +105,7 @@ void masked_mse_forward(const T4<T>& pred, const T4<T>& gt, const T4<T>& mask, T
 
 template <ComputeType T>
 void masked_mse_backward(const T4<T>& pred, const T4<T>& gt, const T4<T>& mask, const T4<T>& dloss, T4<T>& dpred) {
+  if (pred.numel() == 0) return;
   const std::int64_t C = pred.shape().c(), pixels = pred.numel() / C;
   const T scale = static_cast<T>(2.0 * double(dloss.data()[0]) / double(pred.numel()));
 #pragma omp parallel for schedule(static)

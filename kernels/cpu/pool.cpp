@@ -88,7 +88,9 @@ void max_pool_forward(const T4<T>& x, T4<T>& y, int k, int s, int pad) {
             const std::int64_t iw = ow * s - pad + kw;
             if (iw < 0 || iw >= xs.w()) continue;
             const T* src = x.data() + ((n * xs.h() + ih) * xs.w() + iw) * C;
-            for (std::int64_t c = 0; c < C; ++c) dst[c] = std::max(dst[c], src[c]);
+            // NaN wins, as in PyTorch's max pooling
+            for (std::int64_t c = 0; c < C; ++c)
+              if (src[c] > dst[c] || src[c] != src[c]) dst[c] = src[c];
           }
         }
       }

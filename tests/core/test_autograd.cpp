@@ -107,3 +107,45 @@ concept Convolvable = requires(X x, W w) { hrnet::ops::conv2d(x, w, hrnet::ops::
 static_assert(Convolvable<Var<double, CPU>, Var<double, CPU>>);
 static_assert(!Convolvable<Var<double, CPU>, Var<float, CPU>>, "dtype mismatch must not compile");
 }  // namespace
+
+TEST_CASE("two independent graphs can be backpropagated one after the other", "[autograd]") {
+  V a(Tensor<float, CPU>::full({1, 3}, 1.0f), true), b(Tensor<float, CPU>::full({1, 3}, 2.0f), true);
+  auto labels = Tensor<std::int64_t, CPU>::from_vector({1}, {0});
+  V la = ops::cross_entropy(ops::relu(a), labels);
+  V lb = ops::cross_entropy(ops::relu(b), labels);
+  backward(la);
+  CHECK(a.has_grad());
+  CHECK_FALSE(b.has_grad());
+  backward(lb);  // lb's entries were kept by the first backward
+  REQUIRE(b.has_grad());
+  CHECK(b.grad()[0] < 0.0f);
+  CHECK(autograd::tape().size() == 0);
+}
+
+TEST_CASE("graphs that are dropped without backward do not accumulate on the tape", "[autograd]") {
+  autograd::tape().clear();
+  V w(Tensor<float, CPU>::full({4, 3, 3, 3}, 0.1f), true);
+  for (int i = 0; i < 50; ++i) {  // an evaluation loop that forgot NoGradGuard
+    V x(Tensor<float, CPU>::full({1, 3, 6, 6}, 1.0f));
+    V y = ops::global_avg_pool(ops::relu(ops::conv2d(x, w, {1, 1, 0})));
+    CHECK(autograd::tape().size() <= 3);
+  }
+}
+
+TEST_CASE("an exception inside backward leaves an empty tape", "[autograd][errors]") {
+  V x(Tensor<float, CPU>::full({1, 2}, 1.0f), true);
+  V y = ops::relu(x);
+  ops::detail::record(y, [](const Tensor<float, CPU>&) { throw ValueError("injected failure"); });
+  V z = y;  // keep y alive
+  CHECK_THROWS_AS(backward(z, Tensor<float, CPU>::full({1, 2}, 1.0f)), ValueError);
+  CHECK(autograd::tape().size() == 0);
+}
+
+TEST_CASE("NaN propagates through relu and max_pool as in PyTorch", "[autograd]") {
+  auto t = Tensor<float, CPU>::from_vector({1, 1, 1, 3}, {NAN, -1.0f, 2.0f});
+  V y = ops::relu(V(t));
+  CHECK(std::isnan(y.value()[0]));
+  CHECK(y.value()[1] == 0.0f);
+  auto m = ops::max_pool2d(t, 3, 1, 1);
+  CHECK(std::isnan(m[1]));
+}

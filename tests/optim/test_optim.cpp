@@ -105,3 +105,44 @@ TEST_CASE("optimizers reject bad settings", "[optim][errors]") {
   V frozen(Tensor<float, CPU>::zeros({2}), false);
   hrnet::test::check_throws<ValueError>([&] { (void)(optim::SGD<float, CPU>({&frozen}, {})); }, "parameter 0");
 }
+
+TEST_CASE("parameters without a gradient since zero_grad are not stepped", "[optim]") {
+  V used(Tensor<float, CPU>::full({2}, 1.0f), true), unused(Tensor<float, CPU>::full({2}, 1.0f), true);
+  optim::SGD<float, CPU> opt({&used, &unused}, {0.1, 0.9, 0.0, 0.1, false});
+  used.grad_buffer().copy_from(Tensor<float, CPU>::full({2}, 1.0f));
+  unused.grad_buffer().copy_from(Tensor<float, CPU>::full({2}, 1.0f));
+  opt.step();
+  opt.zero_grad();
+  CHECK_FALSE(unused.has_grad());
+  const float before = unused.value()[0];
+  used.grad_buffer().copy_from(Tensor<float, CPU>::full({2}, 1.0f));
+  opt.step();
+  CHECK(unused.value()[0] == before);  // no weight decay, no momentum update without a gradient
+  CHECK(used.value()[0] != before);
+}
+
+TEST_CASE("Adam bias correction counts each parameter's own steps", "[optim][adam]") {
+  V a(Tensor<float, CPU>::full({1}, 1.0f), true), late(Tensor<float, CPU>::full({1}, 1.0f), true);
+  optim::Adam<float, CPU> opt({&a, &late}, {});
+  for (int i = 0; i < 3; ++i) {
+    opt.zero_grad();
+    a.grad_buffer()[0] = 1.0f;
+    opt.step();
+  }
+  opt.zero_grad();
+  late.grad_buffer()[0] = 1.0f;
+  opt.step();
+  // first step of `late`: m/(1-b1) = g, sqrt(v/(1-b2)) = |g|, so the update is exactly lr
+  CHECK(late.value()[0] == Approx(1.0f - 1e-3f).epsilon(1e-6));
+}
+
+TEST_CASE("an optimizer refuses the same parameter twice and incomplete state", "[optim][errors]") {
+  V p(Tensor<float, CPU>::zeros({2}), true);
+  hrnet::test::check_throws<ValueError>([&] { optim::SGD<float, CPU>({&p, &p}, {}); }, "same tensor");
+  optim::Adam<float, CPU> opt({&p}, {});
+  p.grad_buffer()[0] = 1.0f;
+  opt.step();
+  auto sd = opt.state_dict();
+  sd.tensors.erase("0.exp_avg_sq");
+  hrnet::test::check_throws<StateDictError>([&] { opt.load_state_dict(sd); }, "incomplete");
+}

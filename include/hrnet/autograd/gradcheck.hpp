@@ -39,7 +39,11 @@ GradcheckResult gradcheck(const std::function<Var<T, CPU>(std::vector<Var<T, CPU
                           std::vector<Var<T, CPU>> inputs, GradcheckOptions o = {}) {
   GradcheckResult res;
   Rng rng(o.seed);
-  tape().clear();
+  // Work on an empty tape; whatever the caller had recorded is put back afterwards.
+  struct TapeScope {
+    std::vector<Tape::Entry> saved = tape().release();
+    ~TapeScope() { tape().restore(std::move(saved)); }
+  } scope;
 
   // Projection R and poison G0.
   Var<T, CPU> out0 = f(inputs);
@@ -86,7 +90,6 @@ GradcheckResult gradcheck(const std::function<Var<T, CPU>(std::vector<Var<T, CPU
       }
     }
   }
-  tape().clear();
   res.report = rep.str();
   return res;
 }

@@ -51,6 +51,8 @@ class Var {
 
   // Identity of the underlying node (two handles to one value compare equal).
   const VarNode<T, D>* id() const { return node_.get(); }
+  // The shared node, for tape entries (see autograd/tape.hpp).
+  const std::shared_ptr<VarNode<T, D>>& node() const { return node_; }
 
  private:
   std::shared_ptr<VarNode<T, D>> node_;

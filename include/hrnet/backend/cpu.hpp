@@ -8,8 +8,11 @@
 //   PyTorch's logical (I, O, K, K) and are IHWO in memory.
 // - Forward functions overwrite their outputs. Backward functions ACCUMULATE (+=) into the
 //   gradient tensors they are given, which is what reverse-mode autograd needs.
-// - Reductions use a fixed partition and order, independent of the thread count: results are
-//   bit-for-bit repeatable.
+// - Determinism: every result is bit-for-bit repeatable from run to run on a given machine and
+//   thread count. Our own reductions (BN statistics, bias gradients, losses) use a fixed partition
+//   and order that does not depend on the thread count at all; the GEMMs inside convolution and
+//   linear come from Eigen, whose blocking (and so rounding) depends on the thread count and the
+//   detected cache sizes, so fix OMP_NUM_THREADS to compare runs across machines.
 #pragma once
 #include <cstdint>
 #include <vector>

@@ -12,7 +12,7 @@
 // sorted; fields in the order dtype, shape, data_offsets; padded with spaces to a multiple of 8.
 // Tensor data is laid out by decreasing element size (I64, F64, F32, BF16, F16), then by name,
 // like the reference implementation, so every tensor is naturally aligned in the file.
-// write_safetensors is atomic: PATH.tmp.<pid> is written, fsynced, renamed over PATH, and the
+// write_safetensors is atomic: PATH.tmp.<pid>.<n> is written, fsynced, renamed over PATH, and the
 // directory is fsynced.
 #pragma once
 #include <fcntl.h>
@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <bit>
 #include <cerrno>
 #include <cstdint>
@@ -442,7 +443,9 @@ inline std::vector<std::uint8_t> serialize_safetensors(const SafetensorsFile& f)
 inline void write_safetensors(const std::filesystem::path& path, const SafetensorsFile& f) {
   const std::vector<std::uint8_t> bytes = serialize_safetensors(f);
   std::filesystem::path tmp = path;
-  tmp += ".tmp." + std::to_string(static_cast<long>(::getpid()));
+  // pid + a process-wide counter: concurrent writers of one path never share a temporary file
+  static std::atomic<unsigned long> counter{0};
+  tmp += ".tmp." + std::to_string(static_cast<long>(::getpid())) + "." + std::to_string(counter++);
   const std::string p = path.string(), tp = tmp.string();
 
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);

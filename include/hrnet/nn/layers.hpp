@@ -101,8 +101,9 @@ class BatchNorm2d : public Module<T, D> {
   }
   Var<T, D> forward(const Var<T, D>& x) {
     const bool training = this->is_training();
-    if (training) ++num_batches_tracked;
-    return ops::batch_norm(x, weight, bias, running_mean, running_var, {training, momentum_, eps_});
+    Var<T, D> y = ops::batch_norm(x, weight, bias, running_mean, running_var, {training, momentum_, eps_});
+    if (training) ++num_batches_tracked;  // only once the batch was accepted
+    return y;
   }
   Var<T, D> operator()(const Var<T, D>& x) { return forward(x); }
 

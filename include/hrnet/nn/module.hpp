@@ -79,8 +79,10 @@ class Module {
   void eval() { train(false); }
   bool is_training() const { return training_; }
 
+  // Drops the gradients (PyTorch's zero_grad(set_to_none=True)): a parameter that then receives
+  // no gradient is skipped by the optimizer instead of being updated with a zero gradient.
   void zero_grad() {
-    for (auto& p : named_parameters()) p.var->zero_grad();
+    for (auto& p : named_parameters()) p.var->clear_grad();
   }
 
  protected:

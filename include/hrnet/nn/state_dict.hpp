@@ -67,7 +67,12 @@ LoadReport load_state_dict(Module<T, D>& m, const io::SafetensorsFile& f, bool s
     }
     if (it->second.shape != want) {
       std::ostringstream s;
-      s << name << ": file " << Shape(it->second.shape) << " vs model " << Shape(want);
+      auto fmt = [](const std::vector<std::int64_t>& d) {
+        std::string r = "[";
+        for (std::size_t i = 0; i < d.size(); ++i) r += (i ? ", " : "") + std::to_string(d[i]);
+        return r + "]";
+      };
+      s << name << ": file " << fmt(it->second.shape) << " vs model " << fmt(want);
       r.mismatched.push_back(s.str());
       return nullptr;
     }

@@ -20,7 +20,7 @@ Var<T, D> batch_norm(const Var<T, D>& x, const Var<T, D>& weight, const Var<T, D
                      Tensor<T, D>& running_var, BatchNormOptions o = {}) {
   detail::check_backend<T, D>();
   const Shape& xs = x.shape();
-  HRNET_CHECK(xs.rank() == 4, ShapeError, "batch_norm: input must be 4-D (N,C,H,W), got " << xs);
+  HRNET_CHECK(xs.rank() == 4 && xs.numel() > 0, ShapeError, "batch_norm: input must be non-empty 4-D (N,C,H,W), got " << xs);
   const Shape cs{xs.c()};
   check_shape(weight.value(), cs, "batch_norm: weight");
   check_shape(bias.value(), cs, "batch_norm: bias");

@@ -20,8 +20,9 @@ Var<T, D> conv2d(const Var<T, D>& x, const Var<T, D>& w, const Var<T, D>& bias, 
   HRNET_CHECK(ws.c() == xs.c(), ShapeError,
               "conv2d: weight " << ws << " expects " << ws.c() << " input channels, input " << xs << " has " << xs.c());
   HRNET_CHECK(ws.h() == ws.w(), ShapeError, "conv2d: only square kernels are supported, weight is " << ws);
-  HRNET_CHECK(o.stride >= 1 && o.padding >= 0, ValueError,
-              "conv2d: stride " << o.stride << " and padding " << o.padding << " are invalid");
+  HRNET_CHECK(o.stride >= 1 && o.padding >= 0 && o.output_padding == 0, ValueError,
+              "conv2d: stride " << o.stride << ", padding " << o.padding << " and output_padding " << o.output_padding
+                                << " are invalid (output_padding is for conv_transpose2d)");
   const int K = detail::to_int(ws.h());
   const std::int64_t Ho = (xs.h() + 2 * o.padding - K) / o.stride + 1, Wo = (xs.w() + 2 * o.padding - K) / o.stride + 1;
   HRNET_CHECK(xs.h() + 2 * o.padding >= K && xs.w() + 2 * o.padding >= K, ShapeError,

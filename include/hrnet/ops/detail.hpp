@@ -26,12 +26,29 @@ bool any_requires_grad(std::initializer_list<const Var<T, D>*> vs) {
   return false;
 }
 
-// Records `fn` to run during backward when `out` received a gradient.
+// A tape entry: the op's output node and its backward closure.
+template <class T, class D, class F>
+class OpEntry final : public autograd::Tape::Node {
+ public:
+  OpEntry(std::shared_ptr<VarNode<T, D>> out, F fn) : out_(std::move(out)), fn_(std::move(fn)) {}
+  autograd::Tape::Status run() override {
+    using S = autograd::Tape::Status;
+    if (!out_->grad.defined()) return out_.use_count() > 1 ? S::Kept : S::Dropped;
+    fn_(out_->grad);
+    return S::Ran;
+  }
+  bool alive() const override { return out_.use_count() > 1 || out_->grad.defined(); }
+
+ private:
+  std::shared_ptr<VarNode<T, D>> out_;
+  F fn_;
+};
+
+// Records `fn(grad_of_out)` to run during backward when `out` has received a gradient.
 template <class T, class D, class F>
 void record(const Var<T, D>& out, F&& fn) {
-  autograd::tape().push([out, fn = std::forward<F>(fn)]() mutable {
-    if (out.has_grad()) fn(out.grad());
-  });
+  using Fn = std::decay_t<F>;
+  autograd::tape().push(std::make_unique<OpEntry<T, D, Fn>>(out.node(), std::forward<F>(fn)));
 }
 
 inline int to_int(std::int64_t v) { return static_cast<int>(v); }

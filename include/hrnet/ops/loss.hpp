@@ -19,7 +19,8 @@ Var<T, D> cross_entropy(const Var<T, D>& logits, const Tensor<std::int64_t, D>& 
   cpu::cross_entropy_forward<T>(logits.value(), labels, label_smoothing, loss);
   Var<T, D> out(loss, detail::any_requires_grad<T, D>({&logits}));
   if (out.requires_grad())
-    detail::record(out, [logits, labels, label_smoothing](const Tensor<T, D>& gy) mutable {
+    // labels are copied: a loader may refill its buffers before backward runs
+    detail::record(out, [logits, labels = labels.clone(), label_smoothing](const Tensor<T, D>& gy) mutable {
       cpu::cross_entropy_backward<T>(logits.value(), labels, label_smoothing, gy, logits.grad_buffer());
     });
   return out;
@@ -38,7 +39,8 @@ Var<T, D> masked_mse(const Var<T, D>& pred, const Tensor<T, D>& gt, const Tensor
   cpu::masked_mse_forward<T>(pred.value(), gt, mask, loss);
   Var<T, D> out(loss, detail::any_requires_grad<T, D>({&pred}));
   if (out.requires_grad())
-    detail::record(out, [pred, gt, mask](const Tensor<T, D>& gy) mutable {
+    // targets are copied: a loader may refill its buffers before backward runs
+    detail::record(out, [pred, gt = gt.clone(), mask = mask.clone()](const Tensor<T, D>& gy) mutable {
       cpu::masked_mse_backward<T>(pred.value(), gt, mask, gy, pred.grad_buffer());
     });
   return out;

@@ -9,7 +9,7 @@ template <FloatType T, Device D>
 Var<T, D> global_avg_pool(const Var<T, D>& x) {
   detail::check_backend<T, D>();
   const Shape& s = x.shape();
-  HRNET_CHECK(s.rank() == 4 && s.h() * s.w() > 0, ShapeError, "global_avg_pool: input must be non-empty 4-D, got " << s);
+  HRNET_CHECK(s.rank() == 4 && s.h() * s.w() > 0, ShapeError, "global_avg_pool: input must be 4-D with H, W > 0, got " << s);
   auto y = Tensor<T, D>::empty({s.n(), s.c()});
   cpu::global_avg_pool_forward<T>(x.value(), y);
   Var<T, D> out(y, detail::any_requires_grad<T, D>({&x}));

@@ -1,6 +1,6 @@
 // Adam (L2 weight decay added to the gradient) and AdamW (decoupled weight decay): torch.optim.Adam
-// and torch.optim.AdamW without amsgrad. The step count is per optimizer, as every parameter of a
-// network receives a gradient at every step.
+// and torch.optim.AdamW without amsgrad. Each parameter counts its own steps (for the bias
+// correction), as PyTorch's per-parameter state does.
 #pragma once
 #include "hrnet/optim/optimizer.hpp"
 
@@ -24,6 +24,7 @@ class Adam : public Optimizer<T, D> {
                 "Adam: betas must be in [0, 1), got (" << o.beta1 << ", " << o.beta2 << ")");
     m_.resize(this->params_.size());
     v_.resize(this->params_.size());
+    steps_.assign(this->params_.size(), 0);
   }
   void step() override {
     static_assert(is_cpu<D>, "Adam: the fused CUDA step arrives with the CUDA backend issue");
@@ -36,7 +37,7 @@ class Adam : public Optimizer<T, D> {
         v_[i] = Tensor<T, D>::zeros(p.shape());
       }
       cpu::adam_step<T>(p.value().data(), p.grad().data(), m_[i].data(), v_[i].data(), p.value().numel(), this->lr_,
-                        o_.beta1, o_.beta2, o_.eps, o_.weight_decay, o_.decoupled_weight_decay, this->step_);
+                        o_.beta1, o_.beta2, o_.eps, o_.weight_decay, o_.decoupled_weight_decay, ++steps_[i]);
     }
   }
 
@@ -44,10 +45,14 @@ class Adam : public Optimizer<T, D> {
   std::vector<std::pair<std::string, Tensor<T, D>*>> named_state(std::size_t i) const override {
     return {{"exp_avg", const_cast<Tensor<T, D>*>(&m_[i])}, {"exp_avg_sq", const_cast<Tensor<T, D>*>(&v_[i])}};
   }
+  std::vector<std::pair<std::string, std::int64_t*>> named_counters(std::size_t i) const override {
+    return {{"step", const_cast<std::int64_t*>(&steps_[i])}};
+  }
 
  private:
   AdamOptions o_;
   std::vector<Tensor<T, D>> m_, v_;
+  std::vector<std::int64_t> steps_;
 };
 
 template <FloatType T, Device D>
