@@ -57,9 +57,13 @@ class Shape {
       d_[static_cast<std::size_t>(rank_++)] = *it;
     }
   }
+  // Inlined everywhere (kernels call it in loops); the failure path is kept out of line.
   std::int64_t at4(int i) const {
-    HRNET_CHECK(rank_ == 4, ShapeError, "Shape " << str() << ": N/C/H/W accessors need a 4-D shape");
+    if (rank_ != 4) [[unlikely]] not_4d();
     return d_[static_cast<std::size_t>(i)];
+  }
+  [[noreturn, gnu::noinline, gnu::cold]] void not_4d() const {
+    HRNET_THROW(ShapeError, "Shape " << str() << ": N/C/H/W accessors need a 4-D shape");
   }
   std::array<std::int64_t, 4> d_{};
   int rank_ = 0;
