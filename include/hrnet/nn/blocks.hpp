@@ -12,7 +12,7 @@
 namespace hrnet::nn {
 
 template <FloatType T, Device D>
-class BasicBlock : public Module<T, D> {
+class BasicBlock : public UnaryModule<T, D> {
  public:
   static constexpr int expansion = 1;
   // `downsample`: add the projection shortcut (the official code adds it when stride != 1 or
@@ -31,13 +31,19 @@ class BasicBlock : public Module<T, D> {
                 "BasicBlock(" << inplanes << ", " << planes << ", stride " << stride
                               << "): the residual needs a downsample shortcut");
   }
-  Var<T, D> forward(const Var<T, D>& x) {
+  Var<T, D> forward(const Var<T, D>& x) override {
     Var<T, D> out = ops::relu(bn1(conv1(x)));
     out = bn2(conv2(out));
     Var<T, D> residual = downsample ? (*downsample)(x) : x;
     return ops::relu(ops::add(out, residual));
   }
-  Var<T, D> operator()(const Var<T, D>& x) { return forward(x); }
+  using UnaryModule<T, D>::operator();
+  std::int64_t macs(std::int64_t& h, std::int64_t& w) const override {
+    std::int64_t h0 = h, w0 = w, m = conv1.macs(h, w);
+    m += conv2.macs(h, w);
+    if (downsample) m += downsample->macs(h0, w0);
+    return m;
+  }
 
   Conv2d<T, D, 3> conv1;
   BatchNorm2d<T, D> bn1;
@@ -47,7 +53,7 @@ class BasicBlock : public Module<T, D> {
 };
 
 template <FloatType T, Device D>
-class Bottleneck : public Module<T, D> {
+class Bottleneck : public UnaryModule<T, D> {
  public:
   static constexpr int expansion = 4;
   Bottleneck(std::int64_t inplanes, std::int64_t planes, int stride = 1, bool downsample = false)
@@ -71,14 +77,21 @@ class Bottleneck : public Module<T, D> {
                 "Bottleneck(" << inplanes << ", " << planes << ", stride " << stride
                               << "): the residual needs a downsample shortcut");
   }
-  Var<T, D> forward(const Var<T, D>& x) {
+  Var<T, D> forward(const Var<T, D>& x) override {
     Var<T, D> out = ops::relu(bn1(conv1(x)));
     out = ops::relu(bn2(conv2(out)));
     out = bn3(conv3(out));
     Var<T, D> residual = downsample ? (*downsample)(x) : x;
     return ops::relu(ops::add(out, residual));
   }
-  Var<T, D> operator()(const Var<T, D>& x) { return forward(x); }
+  using UnaryModule<T, D>::operator();
+  std::int64_t macs(std::int64_t& h, std::int64_t& w) const override {
+    std::int64_t h0 = h, w0 = w, m = conv1.macs(h, w);
+    m += conv2.macs(h, w);
+    m += conv3.macs(h, w);
+    if (downsample) m += downsample->macs(h0, w0);
+    return m;
+  }
 
   Conv2d<T, D, 1> conv1;
   BatchNorm2d<T, D> bn1;

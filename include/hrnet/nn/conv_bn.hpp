@@ -22,6 +22,7 @@ class ConvBN : public Module<T, D> {
     else return y;
   }
   Var<T, D> operator()(const Var<T, D>& x) { return forward(x); }
+  std::int64_t macs(std::int64_t& h, std::int64_t& w) const { return conv.macs(h, w); }
 
   Conv2d<T, D, K> conv;
   BatchNorm2d<T, D> bn;

@@ -89,6 +89,20 @@ class FuseLayers : public Module<T, D> {
   }
   std::vector<Var<T, D>> operator()(const std::vector<Var<T, D>>& xs) { return forward(xs); }
 
+  // Multiply-adds for inputs of spatial sizes hw[j] = (h, w) (get_model_summary convention).
+  std::int64_t macs(const std::vector<std::pair<std::int64_t, std::int64_t>>& hw) const {
+    std::int64_t m = 0;
+    for (int i = 0; i < num_outputs(); ++i)
+      for (int j = 0; j < num_inputs(); ++j) {
+        const Path& p = paths_[i][j];
+        auto [h, w] = hw[j];
+        if (p.up) m += p.up->macs(h, w);
+        for (auto& step : p.down_relu) m += step->macs(h, w);
+        if (p.down_last) m += p.down_last->macs(h, w);
+      }
+    return m;
+  }
+
  private:
   struct Path {
     std::unique_ptr<ConvBN<T, D, 1, Act::None>> up;

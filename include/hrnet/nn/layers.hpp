@@ -45,6 +45,11 @@ class Conv2d : public Module<T, D> {
   Var<T, D> forward(const Var<T, D>& x) const { return ops::conv2d(x, weight, bias, opt_); }
   Var<T, D> operator()(const Var<T, D>& x) const { return forward(x); }
   const ops::ConvOptions& options() const { return opt_; }
+  std::int64_t macs(std::int64_t& h, std::int64_t& w) const {
+    h = (h + 2 * opt_.padding - K) / opt_.stride + 1;
+    w = (w + 2 * opt_.padding - K) / opt_.stride + 1;
+    return weight.value().numel() * h * w;
+  }
 
   Var<T, D> weight, bias;
 
@@ -74,6 +79,11 @@ class ConvTranspose2d : public Module<T, D> {
   }
   Var<T, D> forward(const Var<T, D>& x) const { return ops::conv_transpose2d(x, weight, bias, opt_); }
   Var<T, D> operator()(const Var<T, D>& x) const { return forward(x); }
+  std::int64_t macs(std::int64_t& h, std::int64_t& w) const {
+    h = (h - 1) * opt_.stride - 2 * opt_.padding + K + opt_.output_padding;
+    w = (w - 1) * opt_.stride - 2 * opt_.padding + K + opt_.output_padding;
+    return weight.value().numel() * h * w;
+  }
 
   Var<T, D> weight, bias;
 
@@ -133,6 +143,7 @@ class Linear : public Module<T, D> {
   }
   Var<T, D> forward(const Var<T, D>& x) const { return ops::linear(x, weight, bias); }
   Var<T, D> operator()(const Var<T, D>& x) const { return forward(x); }
+  std::int64_t macs() const { return weight.value().numel(); }
 
   Var<T, D> weight, bias;
 };

@@ -110,6 +110,18 @@ class Module {
   bool training_ = true;
 };
 
+// A module with one input and one output, for structures chosen at run time (a branch of
+// BasicBlocks or Bottlenecks, as a config file says).
+template <FloatType T, Device D>
+class UnaryModule : public Module<T, D> {
+ public:
+  virtual Var<T, D> forward(const Var<T, D>& x) = 0;
+  Var<T, D> operator()(const Var<T, D>& x) { return forward(x); }
+  // Multiply-adds of the convolutions and linear layers for an (h, w) input, in the convention of
+  // the official get_model_summary; h and w become the output's size.
+  virtual std::int64_t macs(std::int64_t& h, std::int64_t& w) const = 0;
+};
+
 // A parameter: a leaf Var that requires grad.
 template <FloatType T, Device D>
 Var<T, D> make_parameter(const Shape& s) {

@@ -1,0 +1,127 @@
+// HRNet for ImageNet classification (lib/models/cls_hrnet.py), official names:
+//   conv1 bn1 conv2 bn2 | layer1 (STAGE1 from the config) | transition1..3, stage2..4 (all
+//   outputs kept) | incre_modules.i.0 (one Bottleneck of width 32/64/128/256) |
+//   downsamp_modules.i.{0: conv3x3 s2 with bias, 1: BN} | final_layer.{0: conv1x1 1024->2048 with
+//   bias, 1: BN} | global average pool | classifier Linear(2048, 1000).
+#pragma once
+#include "hrnet/models/hrnet_stage.hpp"
+#include "hrnet/nn/init.hpp"
+
+namespace hrnet::models {
+
+template <FloatType T, Device D>
+class ClsHighResolutionNet : public nn::Module<T, D> {
+ public:
+  explicit ClsHighResolutionNet(const ClsNetConfig& c) : cfg_(c) {
+    validate_cls_config(c);
+    conv1_ = std::make_unique<nn::Conv2d<T, D, 3>>(3, 64, 2, 1);
+    bn1_ = std::make_unique<nn::BatchNorm2d<T, D>>(64);
+    conv2_ = std::make_unique<nn::Conv2d<T, D, 3>>(64, 64, 2, 1);
+    bn2_ = std::make_unique<nn::BatchNorm2d<T, D>>(64);
+    layer1_ = std::make_unique<BlockSequence<T, D>>(c.stage1.block, 64, c.stage1.num_channels[0], c.stage1.num_blocks[0]);
+    this->register_module("conv1", *conv1_);
+    this->register_module("bn1", *bn1_);
+    this->register_module("conv2", *conv2_);
+    this->register_module("bn2", *bn2_);
+    this->register_module("layer1", *layer1_);
+
+    std::vector<std::int64_t> pre{layer1_->out_channels()};
+    const StageConfig* stages[3] = {&c.stage2, &c.stage3, &c.stage4};
+    for (int s = 0; s < 3; ++s) {
+      const auto widths = stage_widths(*stages[s]);
+      transitions_.push_back(std::make_unique<Transition<T, D>>(pre, widths));
+      this->register_module("transition" + std::to_string(s + 1), *transitions_.back());
+      stages_.push_back(std::make_unique<Stage<T, D>>(*stages[s], widths, true));
+      this->register_module("stage" + std::to_string(s + 2), *stages_.back());
+      pre = stages_.back()->out_channels();
+    }
+    // head (_make_head): fixed widths 32/64/128/256, Bottleneck, one block each
+    const std::int64_t head[4] = {32, 64, 128, 256};
+    for (int i = 0; i < 4; ++i) {
+      incre_.push_back(std::make_unique<BlockSequence<T, D>>(BlockKind::Bottleneck, pre[i], head[i], 1));
+      this->register_module("incre_modules." + std::to_string(i), *incre_.back());
+    }
+    for (int i = 0; i < 3; ++i) {
+      downsamp_.push_back(std::make_unique<DownsampConv>(head[i] * 4, head[i + 1] * 4));
+      this->register_module("downsamp_modules." + std::to_string(i), *downsamp_.back());
+    }
+    final_conv_ = std::make_unique<nn::Conv2d<T, D, 1>>(1024, 2048, 1, 0, true);
+    final_bn_ = std::make_unique<nn::BatchNorm2d<T, D>>(2048);
+    classifier_ = std::make_unique<nn::Linear<T, D>>(2048, c.num_classes);
+    this->register_module("final_layer.0", *final_conv_);
+    this->register_module("final_layer.1", *final_bn_);
+    this->register_module("classifier", *classifier_);
+  }
+
+  // Logits (N, 1000).
+  Var<T, D> forward(const Var<T, D>& x) {
+    HRNET_CHECK(x.shape().rank() == 4 && x.shape().c() == 3, ShapeError,
+                "ClsHighResolutionNet: input must be (N, 3, H, W), got " << x.shape());
+    Var<T, D> y = ops::relu((*bn1_)((*conv1_)(x)));
+    y = ops::relu((*bn2_)((*conv2_)(y)));
+    std::vector<Var<T, D>> ys{(*layer1_)(y)};
+    for (std::size_t s = 0; s < stages_.size(); ++s) ys = stages_[s]->forward(transitions_[s]->forward(ys));
+    Var<T, D> h = (*incre_[0])(ys[0]);
+    for (int i = 0; i < 3; ++i) h = ops::add((*incre_[i + 1])(ys[i + 1]), downsamp_[i]->forward(h));
+    h = ops::relu((*final_bn_)((*final_conv_)(h)));
+    return (*classifier_)(ops::global_avg_pool(h));
+  }
+  Var<T, D> operator()(const Var<T, D>& x) { return forward(x); }
+
+  // Multiply-adds of Conv2d and Linear for an h x w input (the official model summary).
+  std::int64_t macs(std::int64_t h, std::int64_t w) const {
+    std::int64_t m = conv1_->macs(h, w);
+    m += conv2_->macs(h, w);
+    m += layer1_->macs(h, w);
+    std::vector<HW> res{{h, w}};
+    for (std::size_t s = 0; s < stages_.size(); ++s) {
+      std::vector<HW> next;
+      m += transitions_[s]->macs(res, next);
+      m += stages_[s]->macs(next);
+      res = next;
+    }
+    for (int i = 0; i < 4; ++i) {
+      auto [hh, ww] = res[i];
+      m += incre_[i]->macs(hh, ww);
+    }
+    auto [hh, ww] = res[0];
+    for (int i = 0; i < 3; ++i) m += downsamp_[i]->conv.macs(hh, ww);
+    m += final_conv_->macs(hh, ww);
+    return m + classifier_->macs();
+  }
+
+  // Official initialisation: conv weights Kaiming normal (fan_out, ReLU); BN 1 / 0; conv biases
+  // and the classifier keep PyTorch's default uniform initialisation.
+  void init_official(Rng& rng) {
+    for (auto& p : this->named_parameters())
+      if (p.var->value().rank() == 4)
+        nn::detail::init_on_host(p.var->value(), [&](auto& h) { nn::init::kaiming_normal_fan_out(h, rng); });
+  }
+
+ private:
+  // Sequential(conv3x3 s2 with bias, BN, ReLU)
+  class DownsampConv : public nn::Module<T, D> {
+   public:
+    DownsampConv(std::int64_t in, std::int64_t out) : conv(in, out, 2, 1, true), bn(out) {
+      this->register_module("0", conv);
+      this->register_module("1", bn);
+    }
+    Var<T, D> forward(const Var<T, D>& x) { return ops::relu(bn(conv(x))); }
+    nn::Conv2d<T, D, 3> conv;
+    nn::BatchNorm2d<T, D> bn;
+  };
+
+  ClsNetConfig cfg_;
+  std::unique_ptr<nn::Conv2d<T, D, 3>> conv1_, conv2_;
+  std::unique_ptr<nn::BatchNorm2d<T, D>> bn1_, bn2_;
+  std::unique_ptr<BlockSequence<T, D>> layer1_;
+  std::vector<std::unique_ptr<Transition<T, D>>> transitions_;
+  std::vector<std::unique_ptr<Stage<T, D>>> stages_;
+  std::vector<std::unique_ptr<BlockSequence<T, D>>> incre_;
+  std::vector<std::unique_ptr<DownsampConv>> downsamp_;
+  std::unique_ptr<nn::Conv2d<T, D, 1>> final_conv_;
+  std::unique_ptr<nn::BatchNorm2d<T, D>> final_bn_;
+  std::unique_ptr<nn::Linear<T, D>> classifier_;
+};
+
+}  // namespace hrnet::models
