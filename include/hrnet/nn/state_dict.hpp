@@ -2,6 +2,7 @@
 // On disk every tensor is in PyTorch's layout (OIHW weights, NCHW activations) and
 // num_batches_tracked is a 0-d int64, so files move both ways between hrnet and PyTorch.
 #pragma once
+#include <algorithm>
 #include <filesystem>
 #include <map>
 #include <set>
@@ -40,7 +41,9 @@ struct LoadReport {
     auto list = [&](const char* what, const std::vector<std::string>& v) {
       if (v.empty()) return;
       s << what << " (" << v.size() << "):";
-      for (const auto& n : v) s << "\n  " << n;
+      const std::size_t shown = std::min<std::size_t>(v.size(), 25);
+      for (std::size_t i = 0; i < shown; ++i) s << "\n  " << v[i];
+      if (shown < v.size()) s << "\n  ... and " << v.size() - shown << " more";
       s << "\n";
     };
     list("missing keys", missing);
