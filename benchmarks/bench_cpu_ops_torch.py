@@ -63,9 +63,13 @@ def main():
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--json", help="write the comparison here")
     a = ap.parse_args()
+    # same thread count on both sides: OMP_NUM_THREADS if set, else every core
+    threads = int(os.environ.get("OMP_NUM_THREADS", os.cpu_count()))
+    torch.set_num_threads(threads)
     with tempfile.TemporaryDirectory() as d:
         ours_path = os.path.join(d, "ours.json")
-        subprocess.run([a.bench, "--json", ours_path, "--reps", str(a.reps)], check=True, stdout=subprocess.DEVNULL)
+        env = dict(os.environ, OMP_NUM_THREADS=str(threads))
+        subprocess.run([a.bench, "--json", ours_path, "--reps", str(a.reps)], check=True, stdout=subprocess.DEVNULL, env=env)
         ours = {c["name"]: c["seconds"] for c in json.load(open(ours_path))["cases"]}
     theirs = torch_cases(a.reps)
     rows = []
