@@ -55,7 +55,7 @@ int main(int argc, char** argv) try {
   if (device != "cpu") throw ValueError("--device " + device + ": only cpu is available in this build");
   auto cfg = models::load_experiment_config(cfg_path);
   const bool pose = cfg.family() == models::ConfigFamily::Pose;
-  if (size == 0) size = pose ? cfg.get_int("DATASET.INPUT_SIZE") : cfg.get_int_list("MODEL.IMAGE_SIZE")[0];
+  if (size == 0) size = models::model_input_size(cfg).first;
 
   Rng rng(0);
   auto x = Tensor<float, CPU>::empty({batch, 3, size, size});

@@ -42,7 +42,9 @@ int run(Net& net, const models::ExperimentConfig& cfg, bool summary, std::int64_
   }
   if (summary) {
     const std::int64_t macs = net.macs(h, w);
-    std::printf("model %s (%s)\n", cfg.get_string("MODEL.NAME").c_str(), cfg.path().string().c_str());
+    const bool tf = cfg.format() == models::ConfigFormat::TfIni;
+    std::printf("model %s (%s)\n", tf ? "cls_hrnet (TF port cfg)" : cfg.get_string("MODEL.NAME").c_str(),
+                cfg.path().string().c_str());
     std::printf("input %lldx%lld\n", static_cast<long long>(h), static_cast<long long>(w));
     std::printf("params %lld\n", static_cast<long long>(net.num_parameters()));
     std::printf("GMACs %.2f\n", double(macs) / 1e9);
@@ -105,14 +107,13 @@ int main(int argc, char** argv) try {
   if (device != "cpu") throw ValueError("--device must be cpu or cuda, got '" + device + "'");
   if (!summary && input.empty()) summary = true;  // nothing else to do: show what was built
   auto cfg = models::load_experiment_config(cfg_path);
+  const auto [h, w] = models::model_input_size(cfg);
   if (cfg.family() == models::ConfigFamily::Pose) {
     models::PoseHigherResolutionNet<float, CPU> net(models::pose_net_config(cfg));
-    const std::int64_t s = cfg.get_int("DATASET.INPUT_SIZE");
-    return run(net, cfg, summary, s, s, 1e9, weights, input, output, seed);
+    return run(net, cfg, summary, h, w, 1e9, weights, input, output, seed);
   }
   models::ClsHighResolutionNet<float, CPU> net(models::cls_net_config(cfg));
-  const auto size = cfg.get_int_list("MODEL.IMAGE_SIZE");
-  return run(net, cfg, summary, size[1], size[0], 1073741824.0, weights, input, output, seed);
+  return run(net, cfg, summary, h, w, 1073741824.0, weights, input, output, seed);
 } catch (const std::exception& e) {
   std::fprintf(stderr, "hrnet_forward: error: %s\n", e.what());
   return 1;

@@ -4,6 +4,8 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cctype>
+#include <fstream>
 #include <cstdlib>
 #include <set>
 #include <sstream>
@@ -263,8 +265,86 @@ void walk(const std::filesystem::path& file, const YAML::Node& node, const std::
 
 }  // namespace
 
+// The TF port's INI schema (yuanyuanli85/tf-hrnet cfgs/*.cfg, read by utils/config.py).
+std::vector<Field> tf_fields() {
+  std::vector<Field> f = {
+      {"COMMON.summary_step", Type::Int, "100"}, {"COMMON.save_step", Type::Int, "10000"},
+      {"COMMON.lr_rate_init", Type::Float, "0.1"}, {"COMMON.momentum", Type::Float, "0.9"},
+      {"NET.weight_l2_scale", Type::Float, "0.0001"}, {"NET.num_stages", Type::Int, "3"},
+      {"NET.num_channels", Type::Int, "", true},
+      {"FRONT.num_channels", Type::Int, "64"}, {"FRONT.bottlenect_channels", Type::Int, "256"},
+      {"FRONT.output_channels", Type::Int, ""}, {"FRONT.num_blocks", Type::Int, "4"},
+      {"HEAD.base_channel", Type::Int, "128"}, {"HEAD.num_branches", Type::Int, "4"},
+      {"HEAD.cls_num", Type::Int, "1001"}, {"HEAD.fc_channel", Type::Int, "2048"},
+  };
+  for (const char* s : {"S2", "S3", "S4"})
+    for (const char* k : {"num_modules", "num_channels", "num_blocks", "num_branches"})
+      f.push_back({std::string(s) + "." + k, Type::Int, "", std::string(k) != "num_channels"});
+  return f;
+}
+
+ExperimentConfig load_tf_ini(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  if (!in) fail(path, "cannot be read");
+  const auto fields = tf_fields();
+  std::map<std::string, Type> schema;
+  for (const auto& f : fields) schema[f.key] = f.type;
+  std::map<std::string, ExperimentConfig::Value> values;
+  std::string section, line;
+  for (int lineno = 1; std::getline(in, line); ++lineno) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    const std::string t = trim(line);
+    if (t.empty() || t[0] == '#' || t[0] == ';') continue;
+    const std::string where = " (line " + std::to_string(lineno) + ")";
+    if (t.front() == '[') {
+      if (t.back() != ']') fail(path, "malformed section header '" + t + "'" + where);
+      section = trim(t.substr(1, t.size() - 2));
+      continue;
+    }
+    const auto eq = t.find_first_of("=:");
+    if (eq == std::string::npos) fail(path, "expected 'key = value', got '" + t + "'" + where);
+    if (section.empty()) fail(path, "key outside any [SECTION]" + where);
+    std::string name = trim(t.substr(0, eq));
+    std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
+    const std::string key = section + "." + name, value = trim(t.substr(eq + 1));
+    auto it = schema.find(key);
+    if (it == schema.end()) fail(path, "unknown key '" + key + "'" + where);
+    if (values.count(key)) fail(path, "key '" + key + "' appears twice" + where);
+    ExperimentConfig::Value v;
+    v.from_file = true;
+    v.items.push_back(value);
+    check_item(path, key, value, it->second, it->second);
+    values[key] = v;
+  }
+  for (const auto& f : fields) {
+    if (values.count(f.key)) continue;
+    if (f.required) fail(path, "required key '" + f.key + "' is missing");
+    ExperimentConfig::Value v;
+    v.items.push_back(f.default_value);
+    values[f.key] = v;
+  }
+  ExperimentConfig cfg(path, ConfigFamily::Classification, std::move(values), ConfigFormat::TfIni);
+  // What the TF code hard-codes: accept only those values (the file's other values are honoured).
+  auto only = [&](const std::string& key, int want, const std::string& why) {
+    if (cfg.get_int(key) != want) fail(path, key + " must be " + std::to_string(want) + ": " + why);
+  };
+  only("NET.num_stages", 3, "the network has stages 2, 3 and 4");
+  only("FRONT.num_channels", 64, "the stem is fixed at 64 channels");
+  only("FRONT.bottlenect_channels", 256, "layer1's Bottlenecks output 256 channels");
+  only("HEAD.base_channel", 128, "the head's widths are fixed at 128/256/512/1024");
+  only("HEAD.num_branches", 4, "the head needs 4 branches");
+  only("HEAD.fc_channel", 2048, "the final layer is fixed at 2048 channels");
+  const int C = cfg.get_int("NET.num_channels");
+  if (cfg.set_in_file("FRONT.output_channels")) only("FRONT.output_channels", C, "it is NET.num_channels");
+  for (const char* s : {"S2", "S3", "S4"})
+    if (cfg.set_in_file(std::string(s) + ".num_channels"))
+      only(std::string(s) + ".num_channels", C, "every stage uses NET.num_channels");
+  return cfg;
+}
+
 ExperimentConfig load_experiment_config(const std::filesystem::path& path) {
   if (!std::filesystem::exists(path)) fail(path, "no such file");
+  if (path.extension() == ".cfg") return load_tf_ini(path);
   YAML::Node root;
   try {
     root = YAML::LoadFile(path.string());
@@ -441,6 +521,29 @@ PoseNetConfig pose_net_config(const ExperimentConfig& c) {
 
 ClsNetConfig cls_net_config(const ExperimentConfig& c) {
   if (c.family() != ConfigFamily::Classification) fail(c.path(), "not a classification (cls_hrnet) configuration");
+  if (c.format() == ConfigFormat::TfIni)
+    return with_file(c, [&] {
+      // The TF port's network is HRNet-C with width NET.num_channels, scalar block counts and a
+      // HEAD.cls_num-way classifier. It is built here with the official PyTorch structure.
+      ClsNetConfig p;
+      const int C = c.get_int("NET.num_channels");
+      p.stage1 = {1, 1, BlockKind::Bottleneck, {c.get_int("FRONT.num_blocks")}, {64}, "SUM"};
+      StageConfig* st[3] = {&p.stage2, &p.stage3, &p.stage4};
+      const char* names[3] = {"S2", "S3", "S4"};
+      for (int s = 0; s < 3; ++s) {
+        const std::string k = names[s];
+        st[s]->num_modules = c.get_int(k + ".num_modules");
+        st[s]->num_branches = c.get_int(k + ".num_branches");
+        if (st[s]->num_branches != s + 2)
+          fail(c.path(), k + ".num_branches must be " + std::to_string(s + 2) + " (one new branch per stage)");
+        st[s]->block = BlockKind::Basic;
+        st[s]->num_blocks.assign(st[s]->num_branches, c.get_int(k + ".num_blocks"));
+        for (int b = 0; b < st[s]->num_branches; ++b) st[s]->num_channels.push_back(C << b);
+      }
+      p.num_classes = c.get_int("HEAD.cls_num");
+      validate_cls_config(p);
+      return p;
+    });
   return with_file(c, [&] {
     ClsNetConfig p;
     p.stage1 = stage_from(c, "STAGE1");
@@ -453,6 +556,13 @@ ClsNetConfig cls_net_config(const ExperimentConfig& c) {
     validate_cls_config(p);
     return p;
   });
+}
+
+std::pair<int, int> model_input_size(const ExperimentConfig& c) {
+  if (c.format() == ConfigFormat::TfIni) return {224, 224};
+  if (c.family() == ConfigFamily::Pose) return {c.get_int("DATASET.INPUT_SIZE"), c.get_int("DATASET.INPUT_SIZE")};
+  const auto s = c.get_int_list("MODEL.IMAGE_SIZE");
+  return {s[1], s[0]};
 }
 
 }  // namespace hrnet::models

@@ -237,3 +237,34 @@ TEST_CASE("inputs whose size cannot line up with the branches are rejected", "[m
   autograd::NoGradGuard ng;
   hrnet::test::check_throws<ShapeError>([&] { net(V(Tensor<float, CPU>::zeros({1, 3, 100, 64}))); }, "must be divisible by 8");
 }
+
+TEST_CASE("the TF port's INI cfg files build the same network with a 1001-way classifier", "[models][config]") {
+  auto w18 = models::load_experiment_config(kRoot / "configs/imagenet/w18_s4.cfg");
+  CHECK(w18.format() == models::ConfigFormat::TfIni);
+  CHECK(w18.get_double("COMMON.lr_rate_init") == 0.1);
+  models::ClsHighResolutionNet<float, CPU> a(models::cls_net_config(w18));
+  CHECK(a.num_parameters() == 21299004 + 2049);  // official W18-C plus the background class
+  auto w30 = models::load_experiment_config(kRoot / "configs/imagenet/w30_s4.cfg");
+  models::ClsHighResolutionNet<float, CPU> b(models::cls_net_config(w30));
+  CHECK(b.num_parameters() == 37712220 + 2049);
+  CHECK(b.macs(224, 224) == 8105781680 + 2048);
+
+  const fs::path dir = fs::temp_directory_path() / "hrnet_tfcfg_test";
+  fs::create_directories(dir);
+  std::ifstream src(kRoot / "configs/imagenet/w18_s4.cfg");
+  const std::string good((std::istreambuf_iterator<char>(src)), std::istreambuf_iterator<char>());
+  auto write = [&](const std::string& name, const std::string& text) {
+    std::ofstream(dir / name) << text;
+    return dir / name;
+  };
+  using hrnet::test::check_throws;
+  check_throws<models::ConfigError>([&] { models::load_experiment_config(write("a.cfg", good + "\n[NET]\nwidth = 3\n")); },
+                                    "unknown key 'NET.width'");
+  std::string bad = good;
+  bad.replace(bad.find("[S3]\nnum_modules  = 4\nnum_channels = 18"), 37, "[S3]\nnum_modules  = 4\nnum_channels = 20");
+  check_throws<models::ConfigError>([&] { models::load_experiment_config(write("b.cfg", bad)); },
+                                    "S3.num_channels must be 18");
+  check_throws<models::ConfigError>([&] { models::load_experiment_config(write("c.cfg", "[NET]\nnum_channels = x\n")); },
+                                    "'NET.num_channels' must be an integer");
+  fs::remove_all(dir);
+}

@@ -1,5 +1,5 @@
-// Official experiment files (HigherHRNet's and HRNet-Image-Classification's YAML) parsed against a
-// schema: every key is either known (and honoured, or checked to hold the only value the official
+// Official experiment files (HigherHRNet's and HRNet-Image-Classification's YAML, and the
+// TensorFlow port's INI .cfg) parsed against a schema: every key is either known (and honoured, or checked to hold the only value the official
 // code supports) or rejected with an error naming the file and the dotted key; a value of the wrong
 // type is rejected the same way. Defaults come from the official lib/config/default.py.
 #pragma once
@@ -18,6 +18,8 @@ class ConfigError : public Error {
 };
 
 enum class ConfigFamily { Pose, Classification };
+// Official YAML, or the TensorFlow port's INI files (cfgs/w18_s4.cfg; classification only).
+enum class ConfigFormat { OfficialYaml, TfIni };
 
 // A validated experiment file: dotted keys ("TRAIN.LR") to values, defaults filled in.
 class ExperimentConfig {
@@ -30,6 +32,7 @@ class ExperimentConfig {
 
   const std::filesystem::path& path() const { return path_; }
   ConfigFamily family() const { return family_; }
+  ConfigFormat format() const { return format_; }
   bool has(const std::string& key) const { return values_.count(key) > 0; }
   bool set_in_file(const std::string& key) const { return has(key) && values_.at(key).from_file; }
 
@@ -47,19 +50,26 @@ class ExperimentConfig {
   std::string dump() const;
 
   // Internal: used by the loader.
-  ExperimentConfig(std::filesystem::path p, ConfigFamily f, std::map<std::string, Value> v)
-      : path_(std::move(p)), family_(f), values_(std::move(v)) {}
+  ExperimentConfig(std::filesystem::path p, ConfigFamily f, std::map<std::string, Value> v,
+                   ConfigFormat fmt = ConfigFormat::OfficialYaml)
+      : path_(std::move(p)), family_(f), format_(fmt), values_(std::move(v)) {}
 
  private:
   const Value& at(const std::string& key) const;
   std::filesystem::path path_;
   ConfigFamily family_;
+  ConfigFormat format_;
   std::map<std::string, Value> values_;
 };
 
-// Reads and validates an official YAML experiment file. The family comes from MODEL.NAME
-// (pose_higher_hrnet or cls_hrnet).
+// Reads and validates an experiment file. Official YAML: the family comes from MODEL.NAME
+// (pose_higher_hrnet or cls_hrnet). A `.cfg` file is read as the TF port's INI format
+// (sections COMMON, NET, FRONT, S2..S4, HEAD; option names are case-insensitive, as configparser).
 ExperimentConfig load_experiment_config(const std::filesystem::path& path);
+
+// The network input size (height, width) the file describes: DATASET.INPUT_SIZE (pose),
+// MODEL.IMAGE_SIZE (classification), 224 x 224 for the TF port.
+std::pair<int, int> model_input_size(const ExperimentConfig& cfg);
 
 // The model structure the file describes (validated: the errors name the keys).
 PoseNetConfig pose_net_config(const ExperimentConfig& cfg);

@@ -41,7 +41,7 @@ struct PoseNetConfig {
 struct ClsNetConfig {
   StageConfig stage1, stage2, stage3, stage4;
   int image_height = 224, image_width = 224;
-  int num_classes = 1000;  // the official code always builds Linear(2048, 1000)
+  int num_classes = 1000;  // official YAML: always 1000; the TF port's HEAD.cls_num (1001)
 };
 
 }  // namespace hrnet::models
