@@ -14,27 +14,10 @@ class ClsHighResolutionNet : public nn::Module<T, D> {
  public:
   explicit ClsHighResolutionNet(const ClsNetConfig& c) : cfg_(c) {
     validate_cls_config(c);
-    conv1_ = std::make_unique<nn::Conv2d<T, D, 3>>(3, 64, 2, 1);
-    bn1_ = std::make_unique<nn::BatchNorm2d<T, D>>(64);
-    conv2_ = std::make_unique<nn::Conv2d<T, D, 3>>(64, 64, 2, 1);
-    bn2_ = std::make_unique<nn::BatchNorm2d<T, D>>(64);
-    layer1_ = std::make_unique<BlockSequence<T, D>>(c.stage1.block, 64, c.stage1.num_channels[0], c.stage1.num_blocks[0]);
-    this->register_module("conv1", *conv1_);
-    this->register_module("bn1", *bn1_);
-    this->register_module("conv2", *conv2_);
-    this->register_module("bn2", *bn2_);
-    this->register_module("layer1", *layer1_);
-
-    std::vector<std::int64_t> pre{layer1_->out_channels()};
-    const StageConfig* stages[3] = {&c.stage2, &c.stage3, &c.stage4};
-    for (int s = 0; s < 3; ++s) {
-      const auto widths = stage_widths(*stages[s]);
-      transitions_.push_back(std::make_unique<Transition<T, D>>(pre, widths));
-      this->register_module("transition" + std::to_string(s + 1), *transitions_.back());
-      stages_.push_back(std::make_unique<Stage<T, D>>(*stages[s], widths, true));
-      this->register_module("stage" + std::to_string(s + 2), *stages_.back());
-      pre = stages_.back()->out_channels();
-    }
+    const StageConfig* const stages[3] = {&c.stage2, &c.stage3, &c.stage4};
+    trunk_ = std::make_unique<HRNetTrunk<T, D>>(c.stage1, stages, /*last_multi_scale=*/true);
+    this->register_module("", *trunk_);
+    const std::vector<std::int64_t>& pre = trunk_->out_channels();
     // head (_make_head): fixed widths 32/64/128/256, Bottleneck, one block each
     const std::int64_t head[4] = {32, 64, 128, 256};
     for (int i = 0; i < 4; ++i) {
@@ -57,10 +40,7 @@ class ClsHighResolutionNet : public nn::Module<T, D> {
   Var<T, D> forward(const Var<T, D>& x) {
     HRNET_CHECK(x.shape().rank() == 4 && x.shape().c() == 3, ShapeError,
                 "ClsHighResolutionNet: input must be (N, 3, H, W), got " << x.shape());
-    Var<T, D> y = ops::relu((*bn1_)((*conv1_)(x)));
-    y = ops::relu((*bn2_)((*conv2_)(y)));
-    std::vector<Var<T, D>> ys{(*layer1_)(y)};
-    for (std::size_t s = 0; s < stages_.size(); ++s) ys = stages_[s]->forward(transitions_[s]->forward(ys));
+    std::vector<Var<T, D>> ys = trunk_->forward(x);
     Var<T, D> h = (*incre_[0])(ys[0]);
     for (int i = 0; i < 3; ++i) h = ops::add((*incre_[i + 1])(ys[i + 1]), downsamp_[i]->forward(h));
     h = ops::relu((*final_bn_)((*final_conv_)(h)));
@@ -70,16 +50,8 @@ class ClsHighResolutionNet : public nn::Module<T, D> {
 
   // Multiply-adds of Conv2d and Linear for an h x w input (the official model summary).
   std::int64_t macs(std::int64_t h, std::int64_t w) const {
-    std::int64_t m = conv1_->macs(h, w);
-    m += conv2_->macs(h, w);
-    m += layer1_->macs(h, w);
-    std::vector<HW> res{{h, w}};
-    for (std::size_t s = 0; s < stages_.size(); ++s) {
-      std::vector<HW> next;
-      m += transitions_[s]->macs(res, next);
-      m += stages_[s]->macs(next);
-      res = next;
-    }
+    std::vector<HW> res;
+    std::int64_t m = trunk_->macs(h, w, res);
     for (int i = 0; i < 4; ++i) {
       auto [hh, ww] = res[i];
       m += incre_[i]->macs(hh, ww);
@@ -112,11 +84,7 @@ class ClsHighResolutionNet : public nn::Module<T, D> {
   };
 
   ClsNetConfig cfg_;
-  std::unique_ptr<nn::Conv2d<T, D, 3>> conv1_, conv2_;
-  std::unique_ptr<nn::BatchNorm2d<T, D>> bn1_, bn2_;
-  std::unique_ptr<BlockSequence<T, D>> layer1_;
-  std::vector<std::unique_ptr<Transition<T, D>>> transitions_;
-  std::vector<std::unique_ptr<Stage<T, D>>> stages_;
+  std::unique_ptr<HRNetTrunk<T, D>> trunk_;
   std::vector<std::unique_ptr<BlockSequence<T, D>>> incre_;
   std::vector<std::unique_ptr<DownsampConv>> downsamp_;
   std::unique_ptr<nn::Conv2d<T, D, 1>> final_conv_;

@@ -197,4 +197,67 @@ class Transition : public nn::Module<T, D> {
   std::vector<Branch> branches_;
 };
 
+// The trunk both networks share: stem (conv1 bn1 conv2 bn2, stride 4), layer1, then
+// transition1 stage2 transition2 stage3 transition3 stage4. Registered under an empty name, so
+// its parameters keep their official top-level names.
+template <FloatType T, Device D>
+class HRNetTrunk : public nn::Module<T, D> {
+ public:
+  // `layer1`: the stage-1 description (HigherHRNet fixes it at 4 Bottlenecks of width 64);
+  // `last_multi_scale`: whether stage4's last module keeps every output (classification) or fuses
+  // into branch 0 only (pose).
+  HRNetTrunk(const StageConfig& layer1, const StageConfig* const (&stages)[3], bool last_multi_scale)
+      : conv1_(3, 64, 2, 1), bn1_(64), conv2_(64, 64, 2, 1), bn2_(64),
+        layer1_(layer1.block, 64, layer1.num_channels[0], layer1.num_blocks[0]) {
+    this->register_module("conv1", conv1_);
+    this->register_module("bn1", bn1_);
+    this->register_module("conv2", conv2_);
+    this->register_module("bn2", bn2_);
+    this->register_module("layer1", layer1_);
+    std::vector<std::int64_t> pre{layer1_.out_channels()};
+    for (int s = 0; s < 3; ++s) {
+      const auto widths = stage_widths(*stages[s]);
+      transitions_.push_back(std::make_unique<Transition<T, D>>(pre, widths));
+      this->register_module("transition" + std::to_string(s + 1), *transitions_.back());
+      stages_.push_back(std::make_unique<Stage<T, D>>(*stages[s], widths, s < 2 || last_multi_scale));
+      this->register_module("stage" + std::to_string(s + 2), *stages_.back());
+      pre = stages_.back()->out_channels();
+    }
+    out_channels_ = pre;
+  }
+  // The stage-4 outputs, highest resolution first.
+  std::vector<Var<T, D>> forward(const Var<T, D>& x) {
+    Var<T, D> y = ops::relu(bn1_(conv1_(x)));
+    y = ops::relu(bn2_(conv2_(y)));
+    std::vector<Var<T, D>> ys{layer1_(y)};
+    for (std::size_t s = 0; s < stages_.size(); ++s) ys = stages_[s]->forward(transitions_[s]->forward(ys));
+    return ys;
+  }
+  // Multi-adds for an h x w input; `res` receives the stage-4 branch resolutions.
+  std::int64_t macs(std::int64_t h, std::int64_t w, std::vector<HW>& res) const {
+    std::int64_t m = conv1_.macs(h, w);
+    m += conv2_.macs(h, w);
+    m += layer1_.macs(h, w);
+    res = {{h, w}};
+    for (std::size_t s = 0; s < stages_.size(); ++s) {
+      std::vector<HW> next;
+      m += transitions_[s]->macs(res, next);
+      m += stages_[s]->macs(next);
+      res = next;
+    }
+    return m;
+  }
+  const std::vector<std::int64_t>& out_channels() const { return out_channels_; }
+
+ private:
+  nn::Conv2d<T, D, 3> conv1_;
+  nn::BatchNorm2d<T, D> bn1_;
+  nn::Conv2d<T, D, 3> conv2_;
+  nn::BatchNorm2d<T, D> bn2_;
+  BlockSequence<T, D> layer1_;
+  std::vector<std::unique_ptr<Transition<T, D>>> transitions_;
+  std::vector<std::unique_ptr<Stage<T, D>>> stages_;
+  std::vector<std::int64_t> out_channels_;
+};
+
 }  // namespace hrnet::models

@@ -17,27 +17,11 @@ class PoseHigherResolutionNet : public nn::Module<T, D> {
  public:
   explicit PoseHigherResolutionNet(const PoseNetConfig& c) : cfg_(c) {
     validate_pose_config(c);
-    conv1_ = std::make_unique<nn::Conv2d<T, D, 3>>(3, 64, 2, 1);
-    bn1_ = std::make_unique<nn::BatchNorm2d<T, D>>(64);
-    conv2_ = std::make_unique<nn::Conv2d<T, D, 3>>(64, 64, 2, 1);
-    bn2_ = std::make_unique<nn::BatchNorm2d<T, D>>(64);
-    layer1_ = std::make_unique<BlockSequence<T, D>>(BlockKind::Bottleneck, 64, 64, 4);
-    this->register_module("conv1", *conv1_);
-    this->register_module("bn1", *bn1_);
-    this->register_module("conv2", *conv2_);
-    this->register_module("bn2", *bn2_);
-    this->register_module("layer1", *layer1_);
-
-    std::vector<std::int64_t> pre{layer1_->out_channels()};
-    const StageConfig* stages[3] = {&c.stage2, &c.stage3, &c.stage4};
-    for (int s = 0; s < 3; ++s) {
-      const auto widths = stage_widths(*stages[s]);
-      transitions_.push_back(std::make_unique<Transition<T, D>>(pre, widths));
-      this->register_module("transition" + std::to_string(s + 1), *transitions_.back());
-      stages_.push_back(std::make_unique<Stage<T, D>>(*stages[s], widths, /*multi_scale_output=*/s < 2));
-      this->register_module("stage" + std::to_string(s + 2), *stages_.back());
-      pre = stages_.back()->out_channels();
-    }
+    const StageConfig* const stages[3] = {&c.stage2, &c.stage3, &c.stage4};
+    trunk_ = std::make_unique<HRNetTrunk<T, D>>(StageConfig{1, 1, BlockKind::Bottleneck, {4}, {64}, "SUM"}, stages,
+                                                /*last_multi_scale=*/false);
+    this->register_module("", *trunk_);
+    const std::vector<std::int64_t>& pre = trunk_->out_channels();
 
     // heads
     const std::int64_t J = c.num_joints, tag = c.tag_per_joint ? J : 1;
@@ -60,10 +44,7 @@ class PoseHigherResolutionNet : public nn::Module<T, D> {
 
   std::vector<Var<T, D>> forward(const Var<T, D>& x) {
     check_input(x.shape());
-    Var<T, D> y = ops::relu((*bn1_)((*conv1_)(x)));
-    y = ops::relu((*bn2_)((*conv2_)(y)));
-    std::vector<Var<T, D>> ys{(*layer1_)(y)};
-    for (std::size_t s = 0; s < stages_.size(); ++s) ys = stages_[s]->forward(transitions_[s]->forward(ys));
+    std::vector<Var<T, D>> ys = trunk_->forward(x);
     std::vector<Var<T, D>> outputs;
     Var<T, D> feat = ys[0], out = (*final_layers_[0])(feat);
     outputs.push_back(out);
@@ -79,16 +60,8 @@ class PoseHigherResolutionNet : public nn::Module<T, D> {
 
   // get_model_summary's multiply-adds (Conv2d and ConvTranspose2d) for an h x w input.
   std::int64_t macs(std::int64_t h, std::int64_t w) const {
-    std::int64_t m = conv1_->macs(h, w);
-    m += conv2_->macs(h, w);
-    m += layer1_->macs(h, w);
-    std::vector<HW> res{{h, w}};
-    for (std::size_t s = 0; s < stages_.size(); ++s) {
-      std::vector<HW> next;
-      m += transitions_[s]->macs(res, next);
-      m += stages_[s]->macs(next);
-      res = next;
-    }
+    std::vector<HW> res;
+    std::int64_t m = trunk_->macs(h, w, res);
     auto [fh, fw] = res[0];
     std::int64_t hh = fh, ww = fw;
     m += final_layers_[0]->macs(hh, ww);
@@ -184,11 +157,7 @@ class PoseHigherResolutionNet : public nn::Module<T, D> {
   }
 
   PoseNetConfig cfg_;
-  std::unique_ptr<nn::Conv2d<T, D, 3>> conv1_, conv2_;
-  std::unique_ptr<nn::BatchNorm2d<T, D>> bn1_, bn2_;
-  std::unique_ptr<BlockSequence<T, D>> layer1_;
-  std::vector<std::unique_ptr<Transition<T, D>>> transitions_;
-  std::vector<std::unique_ptr<Stage<T, D>>> stages_;
+  std::unique_ptr<HRNetTrunk<T, D>> trunk_;
   std::vector<std::unique_ptr<FinalConv>> final_layers_;
   std::vector<std::unique_ptr<DeconvStage>> deconvs_;
 };
