@@ -15,12 +15,13 @@ warpAffine and may differ by one grey level):
 Writes tests/fixtures/data/targets_{heatmaps_128,heatmaps_256,affine,warp}.safetensors (deterministic). Heatmaps are stored sparsely
 (flat index I64 + value F32 of every non-zero element) to keep the files small.
 """
-import json
 import os
-import struct
+import sys
 
 import cv2
 import numpy as np
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures"))
+import safetensors_writer  # noqa: E402  (the shared fixture writer)
 
 OUT_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures", "data")
 
@@ -28,34 +29,7 @@ COCO_FLIP_INDEX = [0, 2, 1, 4, 3, 6, 5, 8, 7, 10, 9, 12, 11, 14, 13, 16, 15]
 
 
 def write_safetensors(filename, tensors, metadata=None):
-    """name -> numpy array (float32 -> F32, float64 -> F64, int -> I64), sorted keys, 8-aligned."""
-    header, blobs, offset = {}, [], 0
-    for name in sorted(tensors):
-        a = np.ascontiguousarray(tensors[name])
-        if a.dtype == np.float32:
-            tag, dt = "F32", "<f4"
-        elif a.dtype == np.float64:
-            tag, dt = "F64", "<f8"
-        elif np.issubdtype(a.dtype, np.integer) or a.dtype == np.bool_:
-            tag, dt = "I64", "<i8"
-        else:
-            raise TypeError(f"{name}: {a.dtype}")
-        data = a.astype(dt).tobytes(order="C")
-        header[name] = {"dtype": tag, "shape": list(a.shape), "data_offsets": [offset, offset + len(data)]}
-        blobs.append(data)
-        offset += len(data)
-    if metadata:
-        header["__metadata__"] = {str(k): str(v) for k, v in metadata.items()}
-    text = json.dumps(header, sort_keys=True, separators=(",", ":")).encode("utf-8")
-    text += b" " * ((-(8 + len(text))) % 8)
-    path = os.path.join(OUT_DIR, filename)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(text)))
-        f.write(text)
-        for b in blobs:
-            f.write(b)
-    print(f"wrote {os.path.relpath(path)} ({os.path.getsize(path)} bytes)")
-
+    safetensors_writer.write_safetensors(os.path.join(OUT_DIR, filename), tensors, metadata)
 
 # ---------------------------------------------------------------------------------------------
 # Official code (HigherHRNet), verbatim up to formatting

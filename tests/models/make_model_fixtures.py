@@ -19,7 +19,6 @@ not the safetensors package. Output is byte-identical on re-run.
 
 import json
 import os
-import struct
 import sys
 
 import torch
@@ -29,6 +28,8 @@ sys.path.insert(0, HERE)
 
 import det_init  # noqa: E402
 import reference_models as rm  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures"))
+import safetensors_writer  # noqa: E402  (the shared fixture writer)
 
 REPO = os.path.normpath(os.path.join(HERE, '..', '..'))
 CONFIGS = os.path.join(REPO, 'configs')
@@ -75,38 +76,10 @@ def _fmt_like(value, example):
 # safetensors writer
 # --------------------------------------------------------------------------
 
-_DTYPES = {
-    torch.float32: ('F32', '<f4'),
-    torch.float64: ('F64', '<f8'),
-    torch.int64: ('I64', '<i8'),
-}
 
 
 def write_safetensors(path, tensors, metadata):
-    """u64 LE header length N; N bytes of JSON (sorted keys, `__metadata__`
-    string -> string, space-padded so N % 8 == 0); then each tensor's raw
-    little-endian row-major bytes, in sorted-name order."""
-    header, blobs, offset = {}, [], 0
-    for name in sorted(tensors):
-        t = tensors[name].detach().cpu().contiguous()
-        tag, np_dtype = _DTYPES[t.dtype]
-        data = t.numpy().astype(np_dtype, copy=False).tobytes(order='C')
-        header[name] = {'dtype': tag, 'shape': list(t.shape),
-                        'data_offsets': [offset, offset + len(data)]}
-        blobs.append(data)
-        offset += len(data)
-    header['__metadata__'] = {str(k): str(v) for k, v in metadata.items()}
-    text = json.dumps(header, sort_keys=True, separators=(',', ':'),
-                      ensure_ascii=True).encode('utf-8')
-    text += b' ' * (-len(text) % 8)
-    with open(path, 'wb') as f:
-        f.write(struct.pack('<Q', len(text)))
-        f.write(text)
-        for data in blobs:
-            f.write(data)
-    print('wrote %s (%d bytes, %d tensors)'
-          % (os.path.relpath(path, REPO), os.path.getsize(path), len(tensors)))
-
+    safetensors_writer.write_safetensors(path, tensors, metadata)
 
 # --------------------------------------------------------------------------
 # fixtures

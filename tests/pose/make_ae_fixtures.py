@@ -19,49 +19,21 @@ Run from the repository root with Debian's torch:  /usr/bin/python3 tests/pose/m
 Deterministic: a second run writes byte-identical files.
 """
 
-import json
 import os
-import struct
 import sys
 
 import torch
 import torch.nn as nn
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures"))
+import safetensors_writer  # noqa: E402  (the shared fixture writer)
 
 OUT_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures", "data")
 torch.set_num_threads(1)
 
-_DTYPES = {
-    torch.float32: ("F32", "<f4"),
-    torch.float64: ("F64", "<f8"),
-    torch.int64: ("I64", "<i8"),
-}
 
 
 def write_safetensors(filename, tensors, metadata=None):
-    """Same tiny writer as tests/fixtures/make_fixtures.py (sorted keys, 8-byte aligned header)."""
-    header = {}
-    blobs = []
-    offset = 0
-    for name in sorted(tensors):
-        t = tensors[name].detach().cpu().contiguous()
-        tag, np_dtype = _DTYPES[t.dtype]
-        data = t.numpy().astype(np_dtype, copy=False).tobytes(order="C")
-        header[name] = {"dtype": tag, "shape": list(t.shape), "data_offsets": [offset, offset + len(data)]}
-        blobs.append(data)
-        offset += len(data)
-    meta = {str(k): str(v) for k, v in (metadata or {}).items()}
-    if meta:
-        header["__metadata__"] = meta
-    text = json.dumps(header, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-    text += b" " * ((-(8 + len(text))) % 8)
-    path = os.path.normpath(os.path.join(OUT_DIR, filename))
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(text)))
-        f.write(text)
-        for data in blobs:
-            f.write(data)
-    print(f"wrote {os.path.relpath(path)} ({os.path.getsize(path)} bytes, {len(tensors)} tensors)")
-
+    safetensors_writer.write_safetensors(os.path.normpath(os.path.join(OUT_DIR, filename)), tensors, metadata)
 
 # --------------------------------------------------------------------------
 # Official AELoss (HigherHRNet lib/core/loss.py @ aa23881). Changes:
