@@ -79,6 +79,22 @@ std::int64_t images_per_chunk(const Geometry& g, std::int64_t N) {
   return std::clamp<std::int64_t>((std::int64_t{1} << 25) / per_image, 1, N);
 }
 
+// Calls fn(n0, nb, col) for consecutive chunks of images, where col is the [nb*Ho*Wo, K*K*C]
+// column matrix of images n0..n0+nb-1: the images themselves for a pointwise convolution (one
+// chunk), an im2col buffer otherwise.
+template <class T, class F>
+void for_each_column_chunk(const T* img, std::int64_t N, const Geometry& g, F&& fn) {
+  const std::int64_t rows_per_image = g.Ho * g.Wo, kkc = g.col_width();
+  if (is_pointwise(g)) return fn(std::int64_t{0}, N, img);
+  const std::int64_t chunk = images_per_chunk(g, N), img_stride = g.H * g.W * g.C;
+  std::vector<T> col(static_cast<std::size_t>(chunk * rows_per_image * kkc));
+  for (std::int64_t n0 = 0; n0 < N; n0 += chunk) {
+    const std::int64_t nb = std::min(chunk, N - n0);
+    for (std::int64_t i = 0; i < nb; ++i) im2col(img + (n0 + i) * img_stride, g, col.data() + i * rows_per_image * kkc);
+    fn(n0, nb, static_cast<const T*>(col.data()));
+  }
+}
+
 // out[rows, Co] (=|+=) Col(img)[rows, KKC] * Wm[Co, KKC]^T, chunked over images.
 template <class T>
 void gather_gemm(const T* img, std::int64_t N, const Geometry& g, const T* wm, std::int64_t cols_out, T* out,
@@ -86,24 +102,12 @@ void gather_gemm(const T* img, std::int64_t N, const Geometry& g, const T* wm, s
   if (N == 0 || g.Ho * g.Wo == 0 || g.col_width() == 0) return;
   const std::int64_t rows_per_image = g.Ho * g.Wo, kkc = g.col_width();
   CMapMat<T> Wm(wm, cols_out, kkc);
-  if (is_pointwise(g)) {
-    CMapMat<T> X(img, N * rows_per_image, kkc);
-    MapMat<T> Y(out, N * rows_per_image, cols_out);
-    if (accumulate) Y.noalias() += X * Wm.transpose();
-    else Y.noalias() = X * Wm.transpose();
-    return;
-  }
-  const std::int64_t chunk = images_per_chunk(g, N);
-  std::vector<T> col(static_cast<std::size_t>(chunk * rows_per_image * kkc));
-  const std::int64_t img_stride = g.H * g.W * g.C;
-  for (std::int64_t n0 = 0; n0 < N; n0 += chunk) {
-    const std::int64_t nb = std::min(chunk, N - n0);
-    for (std::int64_t i = 0; i < nb; ++i) im2col(img + (n0 + i) * img_stride, g, col.data() + i * rows_per_image * kkc);
-    CMapMat<T> X(col.data(), nb * rows_per_image, kkc);
+  for_each_column_chunk(img, N, g, [&](std::int64_t n0, std::int64_t nb, const T* col) {
+    CMapMat<T> X(col, nb * rows_per_image, kkc);
     MapMat<T> Y(out + n0 * rows_per_image * cols_out, nb * rows_per_image, cols_out);
     if (accumulate) Y.noalias() += X * Wm.transpose();
     else Y.noalias() = X * Wm.transpose();
-  }
+  });
 }
 
 // img += col2im(Src[rows, Co] * Wm[Co, KKC]), chunked over images.
@@ -136,22 +140,11 @@ void weight_grad(const T* img, std::int64_t N, const Geometry& g, const T* src, 
   if (N == 0 || g.Ho * g.Wo == 0 || g.col_width() == 0) return;
   const std::int64_t rows_per_image = g.Ho * g.Wo, kkc = g.col_width();
   MapMat<T> dW(dwm, cols_src, kkc);
-  if (is_pointwise(g)) {
-    CMapMat<T> X(img, N * rows_per_image, kkc);
-    CMapMat<T> S(src, N * rows_per_image, cols_src);
-    dW.noalias() += S.transpose() * X;
-    return;
-  }
-  const std::int64_t chunk = images_per_chunk(g, N);
-  std::vector<T> col(static_cast<std::size_t>(chunk * rows_per_image * kkc));
-  const std::int64_t img_stride = g.H * g.W * g.C;
-  for (std::int64_t n0 = 0; n0 < N; n0 += chunk) {
-    const std::int64_t nb = std::min(chunk, N - n0);
-    for (std::int64_t i = 0; i < nb; ++i) im2col(img + (n0 + i) * img_stride, g, col.data() + i * rows_per_image * kkc);
-    CMapMat<T> X(col.data(), nb * rows_per_image, kkc);
+  for_each_column_chunk(img, N, g, [&](std::int64_t n0, std::int64_t nb, const T* col) {
+    CMapMat<T> X(col, nb * rows_per_image, kkc);
     CMapMat<T> S(src + n0 * rows_per_image * cols_src, nb * rows_per_image, cols_src);
     dW.noalias() += S.transpose() * X;
-  }
+  });
 }
 
 template <class T>
