@@ -157,6 +157,26 @@ void concat_backward(const T4<T>& dy, const std::vector<T4<T>*>& dxs) {
   }
 }
 
+template <ComputeType T>
+void slice_channels_forward(const T4<T>& x, std::int64_t begin, T4<T>& y) {
+  const std::int64_t C = x.shape().c(), c = y.shape().c(), pixels = y.numel() / std::max<std::int64_t>(c, 1);
+  if (y.numel() == 0) return;
+#pragma omp parallel for schedule(static)
+  for (std::int64_t p = 0; p < pixels; ++p) std::copy_n(x.data() + p * C + begin, c, y.data() + p * c);
+}
+
+template <ComputeType T>
+void slice_channels_backward(const T4<T>& dy, std::int64_t begin, T4<T>& dx) {
+  const std::int64_t C = dx.shape().c(), c = dy.shape().c(), pixels = dy.numel() / std::max<std::int64_t>(c, 1);
+  if (dy.numel() == 0) return;
+#pragma omp parallel for schedule(static)
+  for (std::int64_t p = 0; p < pixels; ++p) {
+    T* dst = dx.data() + p * C + begin;
+    const T* src = dy.data() + p * c;
+    for (std::int64_t k = 0; k < c; ++k) dst[k] += src[k];
+  }
+}
+
 #define HRNET_INSTANTIATE(T)                                                                                 \
   template void relu_forward<T>(const T4<T>&, T4<T>&);                                                     \
   template void relu_backward<T>(const T4<T>&, const T4<T>&, T4<T>&);                                      \
@@ -168,7 +188,9 @@ void concat_backward(const T4<T>& dy, const std::vector<T4<T>*>& dxs) {
   template void fusion_sum_relu_backward<T>(const T4<T>&, const T4<T>&, const std::vector<T4<T>*>&,        \
                                             const std::vector<int>&);                                      \
   template void concat_forward<T>(const std::vector<const T4<T>*>&, T4<T>&);                               \
-  template void concat_backward<T>(const T4<T>&, const std::vector<T4<T>*>&);
+  template void concat_backward<T>(const T4<T>&, const std::vector<T4<T>*>&);                              \
+  template void slice_channels_forward<T>(const T4<T>&, std::int64_t, T4<T>&);                             \
+  template void slice_channels_backward<T>(const T4<T>&, std::int64_t, T4<T>&);
 HRNET_INSTANTIATE(float)
 HRNET_INSTANTIATE(double)
 #undef HRNET_INSTANTIATE

@@ -116,6 +116,26 @@ void masked_mse_backward(const T4<T>& pred, const T4<T>& gt, const T4<T>& mask, 
   }
 }
 
+template <ComputeType T>
+void weighted_mean_sum_forward(const std::vector<const T4<T>*>& xs, const std::vector<double>& weights, T4<T>& y) {
+  double total = 0;
+  for (std::size_t i = 0; i < xs.size(); ++i) {
+    double s = 0;
+    for (std::int64_t k = 0; k < xs[i]->numel(); ++k) s += double(xs[i]->data()[k]);
+    total += weights[i] * s / double(xs[i]->numel());
+  }
+  y.data()[0] = static_cast<T>(total);
+}
+
+template <ComputeType T>
+void weighted_mean_sum_backward(const T4<T>& dy, const std::vector<double>& weights, const std::vector<T4<T>*>& dxs) {
+  for (std::size_t i = 0; i < dxs.size(); ++i) {
+    if (!dxs[i]) continue;
+    const T g = static_cast<T>(double(dy.data()[0]) * weights[i] / double(dxs[i]->numel()));
+    for (std::int64_t k = 0; k < dxs[i]->numel(); ++k) dxs[i]->data()[k] += g;
+  }
+}
+
 #define HRNET_INSTANTIATE(T)                                                                                   \
   template void linear_forward<T>(const T4<T>&, const T4<T>&, const T4<T>*, T4<T>&);                         \
   template void linear_backward<T>(const T4<T>&, const T4<T>&, const T4<T>&, T4<T>*, T4<T>*, T4<T>*);        \
@@ -123,7 +143,11 @@ void masked_mse_backward(const T4<T>& pred, const T4<T>& gt, const T4<T>& mask, 
   template void cross_entropy_backward<T>(const T4<T>&, const Tensor<std::int64_t, CPU>&, double, const T4<T>&, \
                                           T4<T>&);                                                           \
   template void masked_mse_forward<T>(const T4<T>&, const T4<T>&, const T4<T>&, T4<T>&);                    \
-  template void masked_mse_backward<T>(const T4<T>&, const T4<T>&, const T4<T>&, const T4<T>&, T4<T>&);
+  template void masked_mse_backward<T>(const T4<T>&, const T4<T>&, const T4<T>&, const T4<T>&, T4<T>&);     \
+  template void weighted_mean_sum_forward<T>(const std::vector<const T4<T>*>&, const std::vector<double>&,   \
+                                             T4<T>&);                                                        \
+  template void weighted_mean_sum_backward<T>(const T4<T>&, const std::vector<double>&,                      \
+                                              const std::vector<T4<T>*>&);
 HRNET_INSTANTIATE(float)
 HRNET_INSTANTIATE(double)
 #undef HRNET_INSTANTIATE

@@ -132,6 +132,28 @@ TEST_CASE("gradcheck mse (masked mean-squared error)", "[gradcheck][mse]") {
   require_ok(autograd::gradcheck<double>([&](Vs& v) { return ops::masked_mse(v[0], gt, mask); }, in));
 }
 
+TEST_CASE("gradcheck slice_channels", "[gradcheck][slice]") {
+  Rng rng(13);
+  for (auto [b, e] : {std::pair<std::int64_t, std::int64_t>{0, 3}, {3, 7}, {2, 5}, {0, 7}}) {
+    INFO("range [" << b << ", " << e << ")");
+    Vs in{rand_var({2, 7, 3, 5}, rng)};
+    require_ok(autograd::gradcheck<double>([b = b, e = e](Vs& v) { return ops::slice_channels(v[0], b, e); }, in));
+  }
+  V x = rand_var({1, 4, 2, 2}, rng);
+  test::check_throws<ShapeError>([&] { ops::slice_channels(x, 3, 5); }, "not inside the 4 channels");
+}
+
+TEST_CASE("gradcheck weighted_mean_sum (loss combination)", "[gradcheck][reduce]") {
+  Rng rng(14);
+  Vs in{rand_var({3}, rng), rand_var({2, 3, 5, 3}, rng), rand_var(Shape{}, rng), rand_var({5}, rng, 1.0, false)};
+  require_ok(autograd::gradcheck<double>(
+      [](Vs& v) { return ops::weighted_mean_sum(v, {1.0, 0.5, 2.0, 0.001}); }, in));
+  // the value itself: sum of weighted means
+  auto a = Tensor<double, CPU>::from_vector({2}, {1.0, 3.0}), b = Tensor<double, CPU>::from_vector({3}, {3.0, 6.0, 9.0});
+  const V y = ops::weighted_mean_sum(Vs{V(a, false), V(b, false)}, {1.0, 0.1});
+  CHECK(y.value()[0] == Approx(2.0 + 0.6));
+}
+
 TEST_CASE("gradcheck detects a backward that overwrites instead of accumulating", "[gradcheck][checker]") {
   Rng rng(13);
   // An op whose backward assigns the gradient: the checker must reject it.

@@ -84,6 +84,9 @@ void fusion_sum_relu_backward(const T4<T>& y, const T4<T>& dy, const std::vector
 // Concatenation along channels.
 template <ComputeType T> void concat_forward(const std::vector<const T4<T>*>& xs, T4<T>& y);
 template <ComputeType T> void concat_backward(const T4<T>& dy, const std::vector<T4<T>*>& dxs);
+// Channel range [begin, begin + y.c) of x (the inverse of concat), and its backward dx[:, range] += dy.
+template <ComputeType T> void slice_channels_forward(const T4<T>& x, std::int64_t begin, T4<T>& y);
+template <ComputeType T> void slice_channels_backward(const T4<T>& dy, std::int64_t begin, T4<T>& dx);
 
 // ---- resize and pooling ------------------------------------------------------------------------
 // Bilinear, align_corners = false, PyTorch's source-index rule; output size from y's shape.
@@ -114,6 +117,12 @@ template <ComputeType T>
 void masked_mse_forward(const T4<T>& pred, const T4<T>& gt, const T4<T>& mask, T4<T>& loss);
 template <ComputeType T>
 void masked_mse_backward(const T4<T>& pred, const T4<T>& gt, const T4<T>& mask, const T4<T>& dloss, T4<T>& dpred);
+// sum_i weights[i] * mean(xs[i]) in double, in order (the multi-term loss of a trainer), and its
+// backward dxs[i] += dy * weights[i] / numel(xs[i]); null entries are skipped.
+template <ComputeType T>
+void weighted_mean_sum_forward(const std::vector<const T4<T>*>& xs, const std::vector<double>& weights, T4<T>& y);
+template <ComputeType T>
+void weighted_mean_sum_backward(const T4<T>& dy, const std::vector<double>& weights, const std::vector<T4<T>*>& dxs);
 
 }  // namespace hrnet::cpu
 

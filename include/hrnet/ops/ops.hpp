@@ -7,4 +7,6 @@
 #include "hrnet/ops/linear.hpp"
 #include "hrnet/ops/loss.hpp"
 #include "hrnet/ops/pool.hpp"
+#include "hrnet/ops/reduce.hpp"
 #include "hrnet/ops/resize.hpp"
+#include "hrnet/ops/slice.hpp"
