@@ -6,6 +6,7 @@
 #include <string>
 
 #include "hrnet/hrnet.hpp"
+#include "hrnet/train/checkpoint.hpp"
 #include "hrnet/models/cls_hrnet.hpp"
 #include "hrnet/models/config.hpp"
 #include "hrnet/models/pose_higher_hrnet.hpp"
@@ -22,9 +23,10 @@ void usage() {
       "model described by an official experiment file.\n"
       "  --summary    print the parameter count and the multiply-adds at the config's input size, in\n"
       "               the official get_model_summary convention (Conv2d/ConvTranspose2d/Linear)\n"
-      "  --weights    load a safetensors state dict with the official PyTorch names (strict: missing,\n"
-      "               unexpected and mis-shaped keys are reported by name); without it the official\n"
-      "               random initialisation is used (seeded by --seed, default 0)\n"
+      "  --weights    load a safetensors state dict with the official PyTorch names, or a train_pose\n"
+      "               checkpoint (strict: missing, unexpected and mis-shaped keys are reported by\n"
+      "               name); without it the official random initialisation is used (seeded by\n"
+      "               --seed, default 0)\n"
       "  --input      run the model in eval mode on the tensor named 'input' (N,3,H,W), float32\n"
       "  --output     write every output as output0, output1, ... (default: print their shapes)\n"
       "  --device     cpu (default); cuda needs the CUDA kernels, which this build does not have yet");
@@ -37,7 +39,7 @@ int run(Net& net, const models::ExperimentConfig& cfg, bool summary, std::int64_
     Rng rng(seed);
     net.init_official(rng);
   } else {
-    nn::load_safetensors(net, weights);
+    train::load_weights(net, weights);  // a weights file or a train_pose checkpoint
     std::printf("loaded %s\n", weights.c_str());
   }
   if (summary) {
