@@ -331,7 +331,9 @@ PoseTrainResult train_pose(const PoseTrainOptions& opt) {
           ids.push_back(info.id);
         } catch (const Error& e) {
           // a bad image (or an annotation that does not fit it) is skipped; the run goes on
-          item.warnings.push_back(std::string("warning: skipping ") + info.path.string() + ": " + e.what());
+          std::ostringstream w;
+          w << "warning: skipping " << info.path.string() << ": " << e.what();
+          item.warnings.push_back(w.str());
         }
       }
       if (!samples.empty()) item.batch = data::collate(samples, ids);
@@ -454,8 +456,8 @@ PoseTrainResult train_pose(const PoseTrainOptions& opt) {
     result.skipped_images += skipped_in_epoch;
     out << "=> epoch " << epoch << " done in " << hms(epoch_s) << ": mean loss " << std::setprecision(6)
         << std::defaultfloat << mean_loss << ", " << std::fixed << std::setprecision(1) << ips << " img/s"
-        << (skipped_in_epoch ? ", " + std::to_string(skipped_in_epoch) + " images skipped" : std::string())
-        << "; checkpoint " << ckpt_path.string() << std::defaultfloat << std::endl;
+        << (skipped_in_epoch ? ", " : "") << (skipped_in_epoch ? std::to_string(skipped_in_epoch) : std::string())
+        << (skipped_in_epoch ? " images skipped" : "") << "; checkpoint " << ckpt_path.string() << std::defaultfloat << std::endl;
   }
 
   std::map<std::string, std::string> meta{{"epochs", std::to_string(progress.epoch)}, {"config", opt.cfg.string()}};

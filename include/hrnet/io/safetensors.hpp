@@ -91,7 +91,7 @@ inline std::string json_desc(const nlohmann::json& j) {
   try {
     v = j.dump();
   } catch (...) {
-    v = "?";
+    v.assign(1, '?');  // (not v = "?": GCC 12 -Wrestrict false positive)
   }
   if (v.size() > 40) v = v.substr(0, 37) + "...";
   return std::string(j.type_name()) + " " + v;

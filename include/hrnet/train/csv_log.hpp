@@ -75,7 +75,10 @@ class CsvLog {
       HRNET_CHECK(c.find_first_of("\r\n") == std::string::npos, ValueError,
                   "CsvLog " << path_ << ": column name with a line break: '" << c << "'");
     std::string header;
-    for (std::size_t i = 0; i < columns_.size(); ++i) header += (i ? "," : "") + CsvCell::quote(columns_[i]);
+    for (std::size_t i = 0; i < columns_.size(); ++i) {
+      if (i) header += ',';
+      header += CsvCell::quote(columns_[i]);
+    }
 
     if (path_.has_parent_path()) {
       std::error_code ec;
@@ -110,7 +113,10 @@ class CsvLog {
   void row(const std::vector<CsvCell>& cells) {
     check_width(cells.size());
     std::string line;
-    for (std::size_t i = 0; i < cells.size(); ++i) (line += (i ? "," : "")) += cells[i].text();
+    for (std::size_t i = 0; i < cells.size(); ++i) {
+      if (i) line += ',';
+      line += cells[i].text();
+    }
     line.push_back('\n');
     out_ << line;  // one write per row, then flush: no half rows left in our buffer
     commit();

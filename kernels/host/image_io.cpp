@@ -1,0 +1,475 @@
+// JPEG/PNG decoding and encoding (see include/hrnet/data/image.hpp).
+//
+// Backends: HRNET_IMAGE_LIBJPEG (set by kernels/CMakeLists.txt when find_package(JPEG) succeeds) selects
+// libjpeg for JPEG; without it stb_image decodes JPEG too. PNG is always stb_image/stb_image_write. The
+// stb implementations are compiled here, static, so they cannot clash with a user's own copy.
+#include "hrnet/data/image.hpp"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <csetjmp>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <initializer_list>
+#include <memory>
+#include <string>
+
+#if defined(HRNET_IMAGE_LIBJPEG)
+#include <jerror.h>
+#include <jpeglib.h>
+#endif
+
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-function"
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+#pragma GCC diagnostic ignored "-Wsign-compare"
+#pragma GCC diagnostic ignored "-Wimplicit-fallthrough"
+#pragma GCC diagnostic ignored "-Wunused-parameter"
+#pragma GCC diagnostic ignored "-Wunused-but-set-variable"
+#define STB_IMAGE_STATIC
+#define STB_IMAGE_IMPLEMENTATION
+#define STBI_NO_STDIO
+#define STBI_ONLY_PNG
+#if !defined(HRNET_IMAGE_LIBJPEG)
+#define STBI_ONLY_JPEG
+#endif
+#define STBI_MAX_DIMENSIONS (1 << 15)
+// stb's asserts guard internal invariants; malformed files must give an error, never an abort.
+#define STBI_ASSERT(x) ((void)0)
+#include <stb/stb_image.h>
+#define STB_IMAGE_WRITE_STATIC
+#define STB_IMAGE_WRITE_IMPLEMENTATION
+#define STBI_WRITE_NO_STDIO
+#include <stb/stb_image_write.h>
+#pragma GCC diagnostic pop
+
+static_assert(STBI_MAX_DIMENSIONS == hrnet::data::kMaxImageSide);
+
+namespace hrnet::data {
+namespace {
+
+enum class Format { Unknown, Jpeg, Png, Gif, Bmp, Tiff, Webp };
+
+Format sniff(std::span<const std::uint8_t> b) {
+  auto starts = [&](std::initializer_list<std::uint8_t> m) {
+    if (b.size() < m.size()) return false;
+    std::size_t i = 0;
+    for (auto v : m)
+      if (b[i++] != v) return false;
+    return true;
+  };
+  if (starts({0xFF, 0xD8, 0xFF})) return Format::Jpeg;
+  if (starts({0x89, 'P', 'N', 'G', 0x0D, 0x0A, 0x1A, 0x0A})) return Format::Png;
+  if (starts({'G', 'I', 'F', '8'})) return Format::Gif;
+  if (starts({'B', 'M'})) return Format::Bmp;
+  if (starts({'I', 'I', 0x2A, 0x00}) || starts({'M', 'M', 0x00, 0x2A})) return Format::Tiff;
+  if (b.size() >= 12 && starts({'R', 'I', 'F', 'F'}) && b[8] == 'W' && b[9] == 'E' && b[10] == 'B' && b[11] == 'P')
+    return Format::Webp;
+  return Format::Unknown;
+}
+
+const char* format_name(Format f) {
+  switch (f) {
+    case Format::Jpeg: return "JPEG";
+    case Format::Png: return "PNG";
+    case Format::Gif: return "GIF";
+    case Format::Bmp: return "BMP";
+    case Format::Tiff: return "TIFF";
+    case Format::Webp: return "WebP";
+    default: return "unknown";
+  }
+}
+
+void check_dimensions(std::int64_t h, std::int64_t w, const std::string& name, const char* fmt) {
+  HRNET_CHECK(h > 0 && w > 0, data::ImageError, name << ": " << fmt << " image has an empty size " << w << "x" << h);
+  HRNET_CHECK(h <= kMaxImageSide && w <= kMaxImageSide && h * w <= kMaxImagePixels, data::ImageError,
+              name << ": " << fmt << " image of " << w << "x" << h << " pixels exceeds the limit (" << kMaxImageSide
+                   << " per side, " << kMaxImagePixels << " pixels)");
+}
+
+void check_image(const Image& img, const char* who) {
+  HRNET_CHECK(img.height > 0 && img.width > 0, ValueError, who << ": cannot encode an empty " << img.width << "x"
+                                                                << img.height << " image");
+  HRNET_CHECK(img.height <= kMaxImageSide && img.width <= kMaxImageSide, ValueError,
+              who << ": image of " << img.width << "x" << img.height << " exceeds " << kMaxImageSide << " per side");
+  HRNET_CHECK(img.pixels.size() == std::size_t(img.height * img.width * 3), ShapeError,
+              who << ": " << img.pixels.size() << " bytes is not " << img.height << "x" << img.width << "x3");
+}
+
+struct StbFree {
+  void operator()(void* p) const { stbi_image_free(p); }
+};
+struct CFree {
+  void operator()(void* p) const { std::free(p); }
+};
+
+std::string stb_reason() {
+  const char* r = stbi_failure_reason();
+  return r ? std::string(r) : std::string("unknown error");
+}
+
+Image decode_png(std::span<const std::uint8_t> b, const std::string& name) {
+  HRNET_CHECK(b.size() < std::size_t(1) << 31, data::ImageError, name << ": PNG file of " << b.size() << " bytes is too large");
+  // The size comes from IHDR (always the first chunk) so that the limit is checked by us, with our
+  // message, before stb allocates anything.
+  HRNET_CHECK(b.size() >= 24 && std::memcmp(b.data() + 12, "IHDR", 4) == 0, data::ImageError,
+              name << ": corrupt PNG (no IHDR header chunk)");
+  auto be32 = [&](std::size_t o) {
+    return std::int64_t(b[o]) << 24 | std::int64_t(b[o + 1]) << 16 | std::int64_t(b[o + 2]) << 8 | std::int64_t(b[o + 3]);
+  };
+  check_dimensions(be32(20), be32(16), name, "PNG");
+  const auto* data = reinterpret_cast<const stbi_uc*>(b.data());
+  const int len = int(b.size());
+  int w = 0, h = 0, comp = 0;
+  HRNET_CHECK(stbi_info_from_memory(data, len, &w, &h, &comp), data::ImageError,
+              name << ": corrupt PNG header (" << stb_reason() << ")");
+  std::unique_ptr<stbi_uc, StbFree> px(stbi_load_from_memory(data, len, &w, &h, &comp, 3));
+  HRNET_CHECK(px != nullptr, data::ImageError, name << ": corrupt or truncated PNG data (" << stb_reason() << ")");
+  Image img(h, w);
+  std::memcpy(img.pixels.data(), px.get(), img.pixels.size());
+  return img;
+}
+
+#if defined(HRNET_IMAGE_LIBJPEG)
+// libjpeg reports errors through error_exit, which must not return; we longjmp back to the stage
+// function that called libjpeg. jpeg_error_mgr comes first so libjpeg's pointer is ours.
+struct JpegErrorMgr {
+  jpeg_error_mgr pub;
+  std::jmp_buf jump;
+  char message[JMSG_LENGTH_MAX];
+};
+
+[[noreturn]] void on_jpeg_error(j_common_ptr c) {
+  auto* e = reinterpret_cast<JpegErrorMgr*>(c->err);
+  c->err->format_message(c, e->message);
+  std::longjmp(e->jump, 1);
+}
+
+// Warnings (level -1) mostly mean corrupt data that libjpeg papers over (grey blocks); those are
+// errors here. Two are about harmless metadata and are ignored, as OpenCV ignores all of them.
+void on_jpeg_message(j_common_ptr c, int level) {
+  if (level >= 0) return;
+  const int code = c->err->msg_code;
+  // Benign: odd Adobe/JFIF headers, and stray bytes between markers (some real COCO train images
+  // have them; the pixel data decodes completely, and cv2, which the official loader uses, accepts
+  // them). Every other warning means corrupt or missing pixel data.
+  if (code == JWRN_ADOBE_XFORM || code == JWRN_JFIF_MAJOR || code == JWRN_EXTRANEOUS_DATA) return;
+  on_jpeg_error(c);
+}
+
+void on_jpeg_output(j_common_ptr) {}
+
+void install(JpegErrorMgr& e, j_common_ptr c) {
+  c->err = jpeg_std_error(&e.pub);
+  e.pub.error_exit = on_jpeg_error;
+  e.pub.emit_message = on_jpeg_message;
+  e.pub.output_message = on_jpeg_output;
+  e.message[0] = '\0';
+}
+
+struct JpegDecoder {
+  jpeg_decompress_struct cinfo{};
+  JpegErrorMgr err{};
+  bool created = false;
+  JpegDecoder() = default;
+  JpegDecoder(const JpegDecoder&) = delete;
+  JpegDecoder& operator=(const JpegDecoder&) = delete;
+  ~JpegDecoder() {
+    if (created) jpeg_destroy_decompress(&cinfo);
+  }
+};
+
+// The stage functions below call setjmp and hold only trivially destructible locals, so a longjmp
+// out of libjpeg skips no destructor; everything with one lives in the caller.
+bool jpeg_header_stage(JpegDecoder& d, const unsigned char* data, unsigned long size) {
+  install(d.err, reinterpret_cast<j_common_ptr>(&d.cinfo));
+  if (setjmp(d.err.jump)) return false;
+  jpeg_create_decompress(&d.cinfo);
+  d.created = true;
+  jpeg_mem_src(&d.cinfo, data, size);
+  jpeg_read_header(&d.cinfo, TRUE);
+  return true;
+}
+
+bool jpeg_start_stage(JpegDecoder& d) {
+  if (setjmp(d.err.jump)) return false;
+  jpeg_start_decompress(&d.cinfo);
+  return true;
+}
+
+bool jpeg_scanlines_stage(JpegDecoder& d, unsigned char* out, std::size_t stride) {
+  if (setjmp(d.err.jump)) return false;
+  while (d.cinfo.output_scanline < d.cinfo.output_height) {
+    JSAMPROW row = out + std::size_t(d.cinfo.output_scanline) * stride;
+    if (jpeg_read_scanlines(&d.cinfo, &row, 1) != 1) return false;
+  }
+  jpeg_finish_decompress(&d.cinfo);
+  return true;
+}
+
+[[noreturn]] void jpeg_fail(const JpegDecoder& d, const std::string& name) {
+  const std::string msg = d.err.message[0] ? d.err.message : "decoding stopped early";
+  HRNET_THROW(data::ImageError, name << ": corrupt or truncated JPEG (libjpeg: " << msg << ")");
+}
+
+Image decode_jpeg(std::span<const std::uint8_t> b, const std::string& name) {
+  JpegDecoder d;
+  if (!jpeg_header_stage(d, b.data(), static_cast<unsigned long>(b.size()))) jpeg_fail(d, name);
+  const J_COLOR_SPACE cs = d.cinfo.jpeg_color_space;
+  HRNET_CHECK(cs != JCS_CMYK && cs != JCS_YCCK, data::ImageError,
+              name << ": CMYK/YCCK JPEG is not supported (convert it to RGB)");
+  HRNET_CHECK(d.cinfo.num_components == 1 || d.cinfo.num_components == 3, data::ImageError,
+              name << ": JPEG with " << d.cinfo.num_components << " components is not supported");
+  check_dimensions(d.cinfo.image_height, d.cinfo.image_width, name, "JPEG");
+  // OpenCV's settings (also libjpeg's defaults): accurate integer IDCT, fancy (triangle) upsampling.
+  d.cinfo.out_color_space = JCS_RGB;
+  d.cinfo.dct_method = JDCT_ISLOW;
+  d.cinfo.do_fancy_upsampling = TRUE;
+  d.cinfo.scale_num = 1;
+  d.cinfo.scale_denom = 1;
+  if (!jpeg_start_stage(d)) jpeg_fail(d, name);
+  HRNET_CHECK(d.cinfo.output_components == 3 && d.cinfo.output_width == d.cinfo.image_width &&
+                  d.cinfo.output_height == d.cinfo.image_height,
+              data::ImageError, name << ": libjpeg produced an unexpected output format");
+  Image img(d.cinfo.image_height, d.cinfo.image_width);
+  if (!jpeg_scanlines_stage(d, img.pixels.data(), std::size_t(img.width) * 3)) jpeg_fail(d, name);
+  return img;
+}
+
+struct JpegEncoder {
+  jpeg_compress_struct cinfo{};
+  JpegErrorMgr err{};
+  bool created = false;
+  unsigned char* buffer = nullptr;  // jpeg_mem_dest's malloc'ed output, updated when it grows
+  unsigned long size = 0;
+  JpegEncoder() = default;
+  JpegEncoder(const JpegEncoder&) = delete;
+  JpegEncoder& operator=(const JpegEncoder&) = delete;
+  ~JpegEncoder() {
+    if (created) jpeg_destroy_compress(&cinfo);
+    std::free(buffer);
+  }
+};
+
+bool jpeg_compress_stage(JpegEncoder& e, const Image& img, int quality) {
+  install(e.err, reinterpret_cast<j_common_ptr>(&e.cinfo));
+  if (setjmp(e.err.jump)) return false;
+  jpeg_create_compress(&e.cinfo);
+  e.created = true;
+  jpeg_mem_dest(&e.cinfo, &e.buffer, &e.size);
+  e.cinfo.image_width = JDIMENSION(img.width);
+  e.cinfo.image_height = JDIMENSION(img.height);
+  e.cinfo.input_components = 3;
+  e.cinfo.in_color_space = JCS_RGB;
+  jpeg_set_defaults(&e.cinfo);
+  jpeg_set_quality(&e.cinfo, quality, TRUE);
+  e.cinfo.dct_method = JDCT_ISLOW;
+  jpeg_start_compress(&e.cinfo, TRUE);
+  const std::size_t stride = std::size_t(img.width) * 3;
+  while (e.cinfo.next_scanline < e.cinfo.image_height) {
+    JSAMPROW row = const_cast<JSAMPROW>(img.pixels.data() + std::size_t(e.cinfo.next_scanline) * stride);
+    jpeg_write_scanlines(&e.cinfo, &row, 1);
+  }
+  jpeg_finish_compress(&e.cinfo);
+  return true;
+}
+
+std::vector<std::uint8_t> encode_jpeg_impl(const Image& img, int quality) {
+  JpegEncoder e;
+  HRNET_CHECK(jpeg_compress_stage(e, img, quality), data::ImageError, "encode_jpeg: libjpeg failed: " << e.err.message);
+  return std::vector<std::uint8_t>(e.buffer, e.buffer + e.size);
+}
+#else
+// The frame header of a JPEG: what stb does not tell before decoding (components, CMYK).
+struct JpegFrame {
+  int height = 0, width = 0, components = 0;
+  bool has_eoi_after_scan = false;
+};
+
+// Walks the marker segments up to the first scan; then looks for an end-of-image marker after it.
+JpegFrame scan_jpeg_markers(std::span<const std::uint8_t> b, const std::string& name) {
+  JpegFrame f;
+  std::size_t i = 2;
+  bool frame = false;
+  while (true) {
+    while (i < b.size() && b[i] == 0xFF) ++i;  // fill bytes
+    HRNET_CHECK(i + 2 < b.size(), data::ImageError, name << ": truncated JPEG (no start of scan)");
+    const std::uint8_t m = b[i++];
+    if (m == 0xD8 || (m >= 0xD0 && m <= 0xD7) || m == 0x01) continue;  // markers without a length
+    HRNET_CHECK(m != 0xD9, data::ImageError, name << ": corrupt JPEG: end of image before any scan");
+    const std::size_t len = std::size_t(b[i]) << 8 | b[i + 1];
+    HRNET_CHECK(len >= 2 && i + len <= b.size(), data::ImageError, name << ": truncated or corrupt JPEG marker segment");
+    const bool sof = m >= 0xC0 && m <= 0xCF && m != 0xC4 && m != 0xC8 && m != 0xCC;
+    if (sof) {
+      HRNET_CHECK(len >= 8, data::ImageError, name << ": corrupt JPEG frame header");
+      f.height = int(b[i + 3]) << 8 | b[i + 4];
+      f.width = int(b[i + 5]) << 8 | b[i + 6];
+      f.components = b[i + 7];
+      frame = true;
+    }
+    if (m == 0xDA) {
+      HRNET_CHECK(frame, data::ImageError, name << ": corrupt JPEG: scan before the frame header");
+      for (std::size_t j = i + len; j + 1 < b.size(); ++j)
+        if (b[j] == 0xFF && b[j + 1] == 0xD9) {
+          f.has_eoi_after_scan = true;
+          break;
+        }
+      return f;
+    }
+    i += len;
+  }
+}
+
+Image decode_jpeg(std::span<const std::uint8_t> b, const std::string& name) {
+  const JpegFrame f = scan_jpeg_markers(b, name);
+  HRNET_CHECK(f.components != 4, data::ImageError, name << ": CMYK/YCCK JPEG is not supported (convert it to RGB)");
+  HRNET_CHECK(f.components == 1 || f.components == 3, data::ImageError,
+              name << ": JPEG with " << f.components << " components is not supported");
+  check_dimensions(f.height, f.width, name, "JPEG");
+  // stb fills missing data silently; a stream cut short has lost its end-of-image marker.
+  HRNET_CHECK(f.has_eoi_after_scan, data::ImageError, name << ": truncated JPEG (no end-of-image marker)");
+  HRNET_CHECK(b.size() < std::size_t(1) << 31, data::ImageError, name << ": JPEG file of " << b.size() << " bytes is too large");
+  int w = 0, h = 0, comp = 0;
+  std::unique_ptr<stbi_uc, StbFree> px(
+      stbi_load_from_memory(reinterpret_cast<const stbi_uc*>(b.data()), int(b.size()), &w, &h, &comp, 3));
+  HRNET_CHECK(px != nullptr, data::ImageError, name << ": corrupt or truncated JPEG (stb_image: " << stb_reason() << ")");
+  HRNET_CHECK(h == f.height && w == f.width, data::ImageError, name << ": corrupt JPEG (inconsistent frame size)");
+  Image img(h, w);
+  std::memcpy(img.pixels.data(), px.get(), img.pixels.size());
+  return img;
+}
+
+void append_bytes(void* ctx, void* data, int size) {
+  auto* out = static_cast<std::vector<std::uint8_t>*>(ctx);
+  const auto* p = static_cast<const std::uint8_t*>(data);
+  out->insert(out->end(), p, p + size);
+}
+
+std::vector<std::uint8_t> encode_jpeg_impl(const Image& img, int quality) {
+  std::vector<std::uint8_t> out;
+  HRNET_CHECK(stbi_write_jpg_to_func(append_bytes, &out, int(img.width), int(img.height), 3, img.pixels.data(), quality),
+              data::ImageError, "encode_jpeg: stb_image_write failed");
+  return out;
+}
+#endif
+
+std::vector<std::uint8_t> read_all(const std::filesystem::path& file) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const auto st = fs::status(file, ec);
+  HRNET_CHECK(fs::exists(st), data::ImageError, "image file not found: " << file);
+  HRNET_CHECK(!fs::is_directory(st), data::ImageError, "image path is a directory, not a file: " << file);
+  // Devices and pipes could be endless (/dev/zero); real image files are regular and bounded.
+  HRNET_CHECK(fs::is_regular_file(st), data::ImageError, "image path is not a regular file: " << file);
+  constexpr std::uintmax_t max_bytes = std::uintmax_t(1) << 30;
+  const std::uintmax_t size = fs::file_size(file, ec);
+  HRNET_CHECK(!ec && size <= max_bytes, data::ImageError,
+              "image file " << file << " is too large (" << size << " bytes, limit " << max_bytes << ")");
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> f(std::fopen(file.c_str(), "rb"), &std::fclose);
+  HRNET_CHECK(f != nullptr, data::ImageError, "cannot open image file " << file << ": " << std::strerror(errno));
+  std::vector<std::uint8_t> data;
+  data.reserve(std::size_t(size));
+  std::uint8_t chunk[1 << 16];
+  while (data.size() <= max_bytes) {
+    const std::size_t n = std::fread(chunk, 1, sizeof chunk, f.get());
+    data.insert(data.end(), chunk, chunk + n);
+    if (n < sizeof chunk) break;
+  }
+  HRNET_CHECK(data.size() <= max_bytes, data::ImageError, "image file " << file << " grew past " << max_bytes << " bytes");
+  HRNET_CHECK(!std::ferror(f.get()), data::ImageError, "error reading image file " << file);
+  return data;
+}
+
+}  // namespace
+
+Image decode_image(std::span<const std::uint8_t> bytes, const std::string& name) {
+  HRNET_CHECK(!bytes.empty(), data::ImageError, name << ": empty image file");
+  const Format f = sniff(bytes);
+  switch (f) {
+    case Format::Jpeg: return decode_jpeg(bytes, name);
+    case Format::Png: return decode_png(bytes, name);
+    case Format::Unknown:
+      HRNET_THROW(data::ImageError, name << ": not a JPEG or PNG image (unrecognised leading bytes)");
+    default:
+      HRNET_THROW(data::ImageError, name << ": unsupported image format " << format_name(f) << " (only JPEG and PNG)");
+  }
+}
+
+Image read_image(const std::filesystem::path& file) {
+  const std::vector<std::uint8_t> data = read_all(file);
+  return decode_image(data, file.string());
+}
+
+std::vector<std::uint8_t> encode_png(const Image& img) {
+  check_image(img, "encode_png");
+  int len = 0;
+  std::unique_ptr<unsigned char, CFree> png(
+      stbi_write_png_to_mem(img.pixels.data(), int(img.width * 3), int(img.width), int(img.height), 3, &len));
+  HRNET_CHECK(png != nullptr && len > 0, data::ImageError, "encode_png: stb_image_write failed");
+  return std::vector<std::uint8_t>(png.get(), png.get() + len);
+}
+
+std::vector<std::uint8_t> encode_jpeg(const Image& img, int quality) {
+  check_image(img, "encode_jpeg");
+  HRNET_CHECK(quality >= 1 && quality <= 100, ValueError, "encode_jpeg: quality " << quality << " is not in 1..100");
+  return encode_jpeg_impl(img, quality);
+}
+
+void write_file_atomic(const std::filesystem::path& file, std::span<const std::uint8_t> bytes) {
+  namespace fs = std::filesystem;
+  static std::atomic<unsigned long> counter{0};
+  const fs::path dir = file.has_parent_path() ? file.parent_path() : fs::path(".");
+  HRNET_CHECK(file.has_filename(), IoError, "cannot write " << file << ": not a file name");
+  const fs::path tmp =
+      dir / (file.filename().string() + ".tmp" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
+  {
+    std::unique_ptr<std::FILE, int (*)(std::FILE*)> f(std::fopen(tmp.c_str(), "wb"), &std::fclose);
+    HRNET_CHECK(f != nullptr, IoError, "cannot create " << tmp << " (to write " << file << "): " << std::strerror(errno));
+    const bool ok = std::fwrite(bytes.data(), 1, bytes.size(), f.get()) == bytes.size() && std::fflush(f.get()) == 0;
+    const int err = errno;
+    if (!ok) {
+      f.reset();
+      std::error_code ec;
+      fs::remove(tmp, ec);
+      HRNET_THROW(IoError, "cannot write " << file << ": " << std::strerror(err));
+    }
+    if (std::fclose(f.release()) != 0) {
+      const int cerr = errno;
+      std::error_code ec;
+      fs::remove(tmp, ec);
+      HRNET_THROW(IoError, "cannot write " << file << ": " << std::strerror(cerr));
+    }
+  }
+  std::error_code ec;
+  fs::rename(tmp, file, ec);
+  if (ec) {
+    std::error_code ec2;
+    fs::remove(tmp, ec2);
+    HRNET_THROW(IoError, "cannot move " << tmp << " to " << file << ": " << ec.message());
+  }
+}
+
+void write_png(const std::filesystem::path& file, const Image& img) {
+  const auto bytes = encode_png(img);
+  write_file_atomic(file, bytes);
+}
+
+void write_jpeg(const std::filesystem::path& file, const Image& img, int quality) {
+  const auto bytes = encode_jpeg(img, quality);
+  write_file_atomic(file, bytes);
+}
+
+const char* jpeg_backend() {
+#if defined(HRNET_IMAGE_LIBJPEG) && defined(LIBJPEG_TURBO_VERSION)
+  return "libjpeg-turbo";
+#elif defined(HRNET_IMAGE_LIBJPEG)
+  return "libjpeg";
+#else
+  return "stb_image";
+#endif
+}
+
+}  // namespace hrnet::data
