@@ -16,6 +16,7 @@ void usage() {
   std::puts(
       "usage: train_pose --cfg FILE --datadir DIR [--max_epochs N] [--amp] [--dist] [--device cpu|cuda]\n"
       "                  [--output DIR] [--seed N] [--resume] [--workers N] [--print_freq N] [--batch N]\n"
+      "                  [--val_every N] [--val_images N]\n"
       "Trains HigherHRNet on a COCO-layout dataset (DIR/annotations/person_keypoints_<split>.json with the\n"
       "images in DIR/<split>/ or DIR/images/<split>/), following the official recipe of the config file.\n"
       "  --cfg         official experiment YAML (e.g. configs/coco/w32_512_adam_lr1e-3.yaml)\n"
@@ -28,6 +29,9 @@ void usage() {
       "  --seed        seed of the initialisation, shuffling and augmentation (default 0); with a fixed\n"
       "                OMP_NUM_THREADS a CPU run is bit-for-bit repeatable\n"
       "  --workers, --print_freq, --batch   override WORKERS, PRINT_FREQ, TRAIN.IMAGES_PER_GPU\n"
+      "  --val_every   evaluate (COCO keypoint AP) on DATASET.TEST every N epochs and at the end, and\n"
+      "                keep the best weights as model_best.safetensors (default 0: no validation, as the\n"
+      "                official trainer); --val_images N limits it to the first N images\n"
       "  --device      cpu (default); cuda, --amp and --dist need the CUDA backend, which has not landed\n"
       "                yet, and fail with a message saying so\n"
       "Make a small dataset to try it: make_synthetic pose --out DIR --images 64");
@@ -75,6 +79,8 @@ int main(int argc, char** argv) try {
     else if (a == "--workers") o.workers = static_cast<int>(next_int(0));
     else if (a == "--print_freq") o.print_freq = static_cast<int>(next_int(1));
     else if (a == "--batch") o.batch_size = static_cast<int>(next_int(1));
+    else if (a == "--val_every") o.val_every = static_cast<int>(next_int(0));
+    else if (a == "--val_images") o.val_images = next_int(1);
     else if (a == "--resume") flag(), o.resume = true;
     else if (a == "--amp") flag(), o.amp = true;
     else if (a == "--dist") flag(), o.dist = true;
@@ -82,6 +88,7 @@ int main(int argc, char** argv) try {
   }
   if (o.cfg.empty()) throw ValueError("--cfg FILE is required (see --help)");
   const train::PoseTrainResult r = train::train_pose(o);
+  if (r.best_ap >= 0) std::printf("best validation AP %.4f\n", r.best_ap);
   if (r.skipped_images) std::printf("%lld unreadable images were skipped\n", static_cast<long long>(r.skipped_images));
   return 0;
 } catch (const std::exception& e) {

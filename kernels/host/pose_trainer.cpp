@@ -24,6 +24,7 @@
 #include "hrnet/optim/lr_schedule.hpp"
 #include "hrnet/optim/sgd.hpp"
 #include "hrnet/pose/ae_loss.hpp"
+#include "hrnet/pose/estimator.hpp"
 #include "hrnet/train/checkpoint.hpp"
 #include "hrnet/train/csv_log.hpp"
 #include "hrnet/train/event_writer.hpp"
@@ -272,6 +273,8 @@ PoseTrainResult train_pose(const PoseTrainOptions& opt) {
     load_pretrained(cfg, model, out);
   }
   const std::uint64_t seed = progress.seed;
+  double best_ap = -1;
+  if (auto it = progress.extra.find("best_ap"); it != progress.extra.end()) best_ap = std::stod(it->second);
   out << "=> " << dataset->size() << " training images in " << dataset->image_dir().string() << ", batch " << batch
       << ", " << workers << " loader threads, seed " << seed << ", " << model.num_parameters() << " parameters\n";
 
@@ -291,7 +294,7 @@ PoseTrainResult train_pose(const PoseTrainOptions& opt) {
   CsvLog iter_log(out_dir / "train_log.csv", iter_cols, resuming);
   std::vector<std::string> epoch_cols{"epoch", "steps", "lr"};
   for (const auto& n : terms.names) epoch_cols.push_back(n);
-  for (const char* c : {"loss", "img_per_s", "data_wait", "seconds", "skipped_images"}) epoch_cols.push_back(c);
+  for (const char* c : {"loss", "img_per_s", "data_wait", "seconds", "skipped_images", "val_ap"}) epoch_cols.push_back(c);
   CsvLog epoch_log(out_dir / "epoch_log.csv", epoch_cols, resuming);
   EventWriter tb(out_dir / "tb");
 
@@ -435,7 +438,29 @@ PoseTrainResult train_pose(const PoseTrainOptions& opt) {
       }
     }
 
-    // end of epoch: checkpoint first (the state the next epoch starts from), then the epoch log
+    // end of epoch: validation (optional), then the best model, then the checkpoint (the state the
+    // next epoch starts from; a run killed between the two reruns this epoch and rewrites both)
+    std::optional<double> val_ap;
+    if (opt.val_every > 0 && ((epoch + 1) % opt.val_every == 0 || epoch + 1 == end_epoch)) {
+      pose::PoseEstimator est(model, pose::inference_options(cfg));
+      pose::ValidationOptions vopt;
+      vopt.max_images = opt.val_images;
+      const pose::ValidationResult vr = pose::validate_pose(est, root, cfg.get_string("DATASET.TEST"), vopt);
+      val_ap = vr.stats[0];
+      out << "=> validation after epoch " << epoch << " on " << vr.images << " images of " << cfg.get_string("DATASET.TEST")
+          << " (" << std::fixed << std::setprecision(2) << vr.images_per_second() << " images/s):\n"
+          << std::defaultfloat << eval::format_stats(vr.stats);
+      std::vector<std::pair<std::string, double>> vs;
+      for (std::size_t k = 0; k < eval::kNumStats; ++k) vs.emplace_back(std::string("val/") + eval::kStatNames[k], vr.stats[k]);
+      tb.add_scalars(vs, epoch + 1);
+      if (*val_ap > best_ap) {
+        best_ap = *val_ap;
+        nn::save_safetensors(model, out_dir / "model_best.safetensors",
+                             {{"epoch", std::to_string(epoch + 1)}, {"AP", std::to_string(best_ap)}, {"config", opt.cfg.string()}});
+        out << "=> new best AP " << best_ap << ": " << (out_dir / "model_best.safetensors").string() << "\n";
+      }
+      progress.extra["best_ap"] = std::to_string(best_ap);
+    }
     progress.epoch = epoch + 1;
     progress.extra["config"] = opt.cfg.string();
     save_checkpoint(ckpt_path, model, *optimizer, progress);
@@ -449,6 +474,8 @@ PoseTrainResult train_pose(const PoseTrainOptions& opt) {
     const double ips = epoch_s > 0 ? static_cast<double>(images_in_epoch) / epoch_s : 0;
     for (double v : {mean_loss, ips, epoch_s > 0 ? data_wait / epoch_s : 0.0, epoch_s}) row.emplace_back(v);
     row.emplace_back(skipped_in_epoch);
+    if (val_ap) row.emplace_back(*val_ap);
+    else row.emplace_back("");
     epoch_log.row(row);
     std::vector<std::pair<std::string, double>> scalars{{"epoch/loss", mean_loss}, {"epoch/img_per_s", ips}};
     for (std::size_t k = 0; k < terms.names.size(); ++k) scalars.emplace_back("epoch/" + terms.names[k], term_sum[k] / steps);
@@ -466,6 +493,7 @@ PoseTrainResult train_pose(const PoseTrainOptions& opt) {
   result.epochs_completed = progress.epoch;
   result.steps = progress.step;
   result.first_epoch_loss = first_loss;
+  result.best_ap = best_ap;
   result.last_epoch_loss = last_loss;
   return result;
 }

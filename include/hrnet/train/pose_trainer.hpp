@@ -11,6 +11,8 @@
 //          end; AUTO_RESUME or --resume continue from the checkpoint bit-for-bit
 //   logs   a progress line every PRINT_FREQ iterations, train_log.csv / epoch_log.csv and
 //          TensorBoard events under <output>/tb
+//   val    optionally (val_every) COCO keypoint AP on DATASET.TEST every N epochs; the best model
+//          by AP is kept as model_best.safetensors
 //
 // Randomness: the model init uses `seed`; the shuffle of epoch e uses stream (seed, e) and sample i of
 // epoch e uses stream (seed, e, i), so batches do not depend on the loader threads, and a resumed run
@@ -38,6 +40,8 @@ struct PoseTrainOptions {
   std::optional<int> workers;                  // overrides WORKERS
   std::optional<int> print_freq;               // overrides PRINT_FREQ
   std::optional<int> batch_size;               // overrides TRAIN.IMAGES_PER_GPU
+  int val_every = 0;                           // evaluate on DATASET.TEST every N epochs (0: never)
+  std::optional<std::int64_t> val_images;      // evaluate on the first N images only
   std::ostream* out = nullptr;                 // progress and messages (default std::cout)
 };
 
@@ -47,6 +51,7 @@ struct PoseTrainResult {
   std::int64_t steps = 0;
   double first_epoch_loss = 0, last_epoch_loss = 0;  // mean loss of the first/last epoch run now
   std::int64_t skipped_images = 0;                   // corrupt or unreadable images skipped
+  double best_ap = -1;                               // best validation AP so far (-1: none)
 };
 
 // Runs the training; throws hrnet::Error (ConfigError, IoError, ...) with a message naming the file
