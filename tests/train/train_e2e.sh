@@ -52,6 +52,22 @@ echo "== 2c. --resume with no checkpoint is an error"
 if train --max_epochs 1 --output "$work/none" --resume > "$work/d.log" 2>&1; then fail "--resume without checkpoint passed"; fi
 grep -q "no checkpoint at" "$work/d.log" || { cat "$work/d.log"; fail "unclear --resume error"; }
 
+echo "== 4. validation during training; valid_pose and infer_pose on the trained model"
+train --max_epochs 1 --output "$work/v" --val_every 1 --val_images 2 > "$work/v.log" 2>&1 || { cat "$work/v.log"; fail "run v"; }
+[ -s "$work/v/model_best.safetensors" ] || fail "no model_best.safetensors"
+grep -q "Average Precision  (AP) @\[ IoU=0.50:0.95 | area=   all | maxDets= 20 \]" "$work/v.log" || fail "no AP in the log"
+"$bin/valid_pose" --cfg "$cfg" --datadir "$work/data" --weights "$work/a/final_state.safetensors" \
+  --results "$work/results.json" --json "$work/stats.json" > "$work/valid.log" 2>&1 || { cat "$work/valid.log"; fail "valid_pose"; }
+grep -q "images/s" "$work/valid.log" || fail "valid_pose: no progress line"
+grep -q "Average Recall     (AR) @\[ IoU=0.50:0.95 | area= large | maxDets= 20 \]" "$work/valid.log" || fail "valid_pose: no stats"
+grep -q '"AP"' "$work/stats.json" || fail "valid_pose: no stats JSON"
+[ -s "$work/results.json" ] || fail "valid_pose: no results JSON"
+img=$(ls "$work/data/val2017" | head -1)
+"$bin/infer_pose" --cfg "$cfg" --weights "$work/a/checkpoint.safetensors" --image "$work/data/val2017/$img" \
+  --out "$work/pose.png" --json "$work/pose.json" > "$work/infer.log" 2>&1 || { cat "$work/infer.log"; fail "infer_pose"; }
+[ "$(head -c 8 "$work/pose.png" | od -An -tx1 | tr -d ' \n')" = "89504e470d0a1a0a" ] || fail "infer_pose: no PNG"
+grep -q '^\[' "$work/pose.json" || fail "infer_pose: no JSON array"
+
 echo "== 3. bad input"
 cp -r "$work/data" "$work/bad"
 victim=$(ls "$work/bad/train2017" | head -1)
