@@ -1,0 +1,224 @@
+// bench_group: times HigherHRNet grouping, HeatmapParser::parse (NMS + top-k + match_by_tag +
+// adjust + score + refine), for one image with 30 people, on one thread (the parser has no
+// threading). Prints the median and minimum; --json FILE writes them.
+//
+// Maps:
+//   realistic       what the official pipeline groups: 1/4-resolution network-like outputs
+//                   (Gaussian heatmaps, sigma 2, peak 0.4..1, over noise below the detection
+//                   threshold; per-person tags 1.5 apart around each joint over a smooth background)
+//                   upsampled x4 bilinearly (PROJECT2IMAGE). 10% of the joints are absent and 10%
+//                   weak (0.06, below the threshold), so refine searches for many (person, joint)
+//                   pairs; with 30 people the max_num_people = 30 cap also makes the official
+//                   matching create extra single-joint persons, each refined too.
+//   iid_worst_case  independent random tags at every pixel: no spatial coherence for refine's
+//                   bounds, close to the exhaustive scan.
+// Sizes: 256x256 (the < 5 ms target) and 512x512, the size official inference actually groups at
+// for a square image at input size 512 (PROJECT2IMAGE resizes the maps to the input size).
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <ctime>
+#include <cstdio>
+#include <fstream>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "hrnet/pose/group.hpp"
+
+namespace {
+
+// CPU time of this thread: unaffected by other processes taking the core (shared machines).
+double thread_cpu_ms() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) * 1e3 + static_cast<double>(ts.tv_nsec) * 1e-6;
+}
+
+struct Maps {
+  std::int64_t J = 17, H = 0, W = 0, T = 2;
+  std::vector<float> det, tag;
+};
+
+// F.interpolate(x, scale_factor=4, mode='bilinear', align_corners=False) of (C, h, w) planes
+// stored (C, h, w, D) with D values per pixel.
+std::vector<float> upsample4(const std::vector<float>& lo, std::int64_t C, std::int64_t h, std::int64_t w, std::int64_t D) {
+  const std::int64_t H = 4 * h, W = 4 * w;
+  std::vector<float> out(static_cast<std::size_t>(C * H * W * D));
+  auto src = [](std::int64_t o, std::int64_t n, std::int64_t& i0, std::int64_t& i1, float& l1) {
+    float s = std::max(0.25f * (static_cast<float>(o) + 0.5f) - 0.5f, 0.f);
+    i0 = std::min(static_cast<std::int64_t>(s), n - 1);
+    i1 = i0 + (i0 < n - 1 ? 1 : 0);
+    l1 = s - static_cast<float>(i0);
+  };
+  for (std::int64_t c = 0; c < C; ++c)
+    for (std::int64_t y = 0; y < H; ++y) {
+      std::int64_t y0, y1;
+      float ly;
+      src(y, h, y0, y1, ly);
+      for (std::int64_t x = 0; x < W; ++x) {
+        std::int64_t x0, x1;
+        float lx;
+        src(x, w, x0, x1, lx);
+        for (std::int64_t d = 0; d < D; ++d) {
+          auto at = [&](std::int64_t yy, std::int64_t xx) { return lo[static_cast<std::size_t>(((c * h + yy) * w + xx) * D + d)]; };
+          out[static_cast<std::size_t>(((c * H + y) * W + x) * D + d)] =
+              (1 - ly) * ((1 - lx) * at(y0, x0) + lx * at(y0, x1)) + ly * ((1 - lx) * at(y1, x0) + lx * at(y1, x1));
+        }
+      }
+    }
+  return out;
+}
+
+// Maps as the official pipeline produces them: the network's 1/4-resolution outputs (Gaussian
+// heatmaps, sigma 2, over low noise; per-person tags around each joint over a smooth background)
+// bilinearly upsampled x4 to the input size (PROJECT2IMAGE). People sit on a jittered 6 x 5 grid.
+Maps realistic(std::int64_t size, int people, unsigned seed) {
+  Maps m;
+  m.H = m.W = size;
+  const std::int64_t L = size / 4, J = m.J, T = m.T;
+  std::mt19937 gen(seed);
+  std::uniform_real_distribution<float> u(0.f, 1.f);
+  std::vector<float> det(static_cast<std::size_t>(J * L * L)), tag(static_cast<std::size_t>(J * L * L * T));
+  for (auto& v : det) v = 0.03f * u(gen);
+  for (std::int64_t k = 0; k < J; ++k)  // smooth background embedding, a few units across the map
+    for (std::int64_t y = 0; y < L; ++y)
+      for (std::int64_t x = 0; x < L; ++x)
+        for (std::int64_t t = 0; t < T; ++t)
+          tag[static_cast<std::size_t>(((k * L + y) * L + x) * T + t)] =
+              3.f * std::sin(0.07f * static_cast<float>(x + 2 * t) + 0.05f * static_cast<float>(y + k)) + 0.2f * u(gen);
+  const float cw = static_cast<float>(L) / 6, ch = static_cast<float>(L) / 5, spread = 0.3f * std::min(cw, ch);
+  for (int p = 0; p < people; ++p) {
+    const float ptag = -22.f + 1.5f * static_cast<float>(p);
+    const float cx = (static_cast<float>(p % 6) + 0.5f) * cw, cy = (static_cast<float>(p / 6) + 0.5f) * ch;
+    for (std::int64_t k = 0; k < J; ++k) {
+      const float r = u(gen);
+      const float jx = cx + (u(gen) - 0.5f) * 2 * spread, jy = cy + (u(gen) - 0.5f) * 2 * spread;
+      if (r < 0.1f) continue;  // occluded: nothing at all
+      const float peak = r < 0.2f ? 0.06f : 0.4f + 0.6f * u(gen);  // 10% weak, below the threshold
+      const auto ix = static_cast<std::int64_t>(jx), iy = static_cast<std::int64_t>(jy);
+      for (std::int64_t y = std::max<std::int64_t>(iy - 6, 0); y <= std::min<std::int64_t>(iy + 6, L - 1); ++y)
+        for (std::int64_t x = std::max<std::int64_t>(ix - 6, 0); x <= std::min<std::int64_t>(ix + 6, L - 1); ++x) {
+          // centred off the pixel grid, as real responses are (no exactly tied plateaus after upsampling)
+          const float dx = static_cast<float>(x) - jx, dy = static_cast<float>(y) - jy, d2 = dx * dx + dy * dy;
+          const std::int64_t i = (k * L + y) * L + x;
+          const float g = peak * std::exp(-d2 / 8.f);
+          if (g < det[static_cast<std::size_t>(i)] || d2 > 8) continue;  // the stronger response owns the pixel
+          det[static_cast<std::size_t>(i)] = g;
+          for (std::int64_t t = 0; t < T; ++t) tag[static_cast<std::size_t>(i * T + t)] = ptag + 0.2f * (u(gen) - 0.5f);
+        }
+    }
+  }
+  m.det = upsample4(det, J, L, L, 1);
+  m.tag = upsample4(tag, J, L, L, T);
+  return m;
+}
+
+// Adversarial worst case: independent random tags at every pixel (no spatial coherence for the
+// block bounds to use) and people overlapping at random positions.
+Maps iid(std::int64_t size, int people, unsigned seed) {
+  Maps m;
+  m.H = m.W = size;
+  std::mt19937 gen(seed);
+  std::uniform_real_distribution<float> u(0.f, 1.f);
+  const std::int64_t n = m.J * m.H * m.W;
+  m.det.resize(static_cast<std::size_t>(n));
+  m.tag.resize(static_cast<std::size_t>(n * m.T));
+  for (auto& v : m.det) v = 0.03f * u(gen);
+  for (auto& v : m.tag) v = 60.f * (u(gen) - 0.5f);
+  const double scale = static_cast<double>(size) / 256.0, sigma = 2.0 * scale;
+  const int rad = static_cast<int>(std::ceil(3 * sigma));
+  for (int p = 0; p < people; ++p) {
+    const float ptag = -22.f + 1.5f * static_cast<float>(p);
+    const double cx = 20 * scale + u(gen) * (size - 40 * scale), cy = 20 * scale + u(gen) * (size - 40 * scale);
+    for (std::int64_t k = 0; k < m.J; ++k) {
+      const double r = u(gen);
+      if (r < 0.1) continue;
+      const float peak = r < 0.2 ? 0.06f : 0.4f + 0.6f * u(gen);
+      const auto jx = static_cast<std::int64_t>(std::clamp(cx + (u(gen) - 0.5) * 36 * scale, 0.0, size - 1.0));
+      const auto jy = static_cast<std::int64_t>(std::clamp(cy + (u(gen) - 0.5) * 36 * scale, 0.0, size - 1.0));
+      for (std::int64_t y = std::max<std::int64_t>(jy - rad, 0); y <= std::min(jy + rad, m.H - 1); ++y)
+        for (std::int64_t x = std::max<std::int64_t>(jx - rad, 0); x <= std::min(jx + rad, m.W - 1); ++x) {
+          const double d2 = static_cast<double>((x - jx) * (x - jx) + (y - jy) * (y - jy));
+          const std::int64_t i = (k * m.H + y) * m.W + x;
+          const float g = peak * static_cast<float>(std::exp(-d2 / (2 * sigma * sigma)));
+          m.det[static_cast<std::size_t>(i)] = std::max(m.det[static_cast<std::size_t>(i)], g);
+          for (std::int64_t t = 0; t < m.T; ++t) m.tag[static_cast<std::size_t>(i * m.T + t)] = ptag + 0.2f * (u(gen) - 0.5f);
+        }
+    }
+  }
+  return m;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string json;
+  int reps = 50;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--help" || a == "-h") {
+      std::puts("usage: bench_group [--json FILE] [--reps N]\n"
+                "Times HeatmapParser::parse (NMS, top-k, match_by_tag, adjust, refine) for one image with\n"
+                "30 synthetic people at 256x256 and 512x512 on one thread; prints the median and, with\n"
+                "--json, writes the results.");
+      return 0;
+    }
+    if (a == "--json" && i + 1 < argc) json = argv[++i];
+    else if (a == "--reps" && i + 1 < argc) reps = std::max(1, std::stoi(argv[++i]));
+    else {
+      std::fprintf(stderr, "bench_group: unknown argument '%s' (see --help)\n", a.c_str());
+      return 2;
+    }
+  }
+  struct Row {
+    std::string maps;
+    std::int64_t size;
+    int runs;
+    double median_ms, min_ms, median_cpu_ms;
+    std::int64_t persons, filled;
+  };
+  std::vector<Row> rows;
+  struct Case { const char* name; std::int64_t size; Maps (*make)(std::int64_t, int, unsigned); };
+  const Case cases[] = {{"realistic", 256, realistic}, {"realistic", 512, realistic}, {"iid_worst_case", 256, iid}};
+  for (const auto& c : cases) {
+    const Maps m = c.make(c.size, 30, 7);
+    hrnet::pose::HeatmapParser parser;
+    const hrnet::pose::PoseMaps view{m.det, m.tag, m.J, m.H, m.W, m.T};
+    auto r = parser.parse(view);  // warm-up (buffers grow once)
+    const int n = c.make == iid ? std::max(1, reps / 10) : reps;
+    std::vector<double> t, cpu;
+    for (int i = 0; i < n; ++i) {
+      const auto a = std::chrono::steady_clock::now();
+      const double c0 = thread_cpu_ms();
+      r = parser.parse(view);
+      cpu.push_back(thread_cpu_ms() - c0);
+      t.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - a).count());
+    }
+    std::sort(t.begin(), t.end());
+    std::sort(cpu.begin(), cpu.end());
+    std::int64_t filled = 0;
+    for (std::int64_t i = 0; i < r.persons.numel(); i += 3 + m.T) filled += r.persons[i + 2] > 0;
+    rows.push_back({c.name, c.size, n, t[t.size() / 2], t.front(), cpu[cpu.size() / 2], r.num_people(), filled});
+    std::printf("group %-15s %4lldx%-4lld 30 people: median %8.3f ms (min %8.3f, median thread CPU %8.3f) over %3d runs;"
+                " %lld persons, %lld joints\n",
+                c.name, static_cast<long long>(c.size), static_cast<long long>(c.size), rows.back().median_ms,
+                rows.back().min_ms, rows.back().median_cpu_ms, n, static_cast<long long>(rows.back().persons),
+                static_cast<long long>(filled));
+  }
+  if (!json.empty()) {
+    std::ofstream f(json);
+    if (!f) {
+      std::fprintf(stderr, "bench_group: cannot write %s\n", json.c_str());
+      return 1;
+    }
+    f << "{\n  \"benchmark\": \"bench_group\",\n  \"threads\": 1,\n  \"people\": 30,\n  \"results\": [\n";
+    for (std::size_t i = 0; i < rows.size(); ++i)
+      f << "    {\"maps\": \"" << rows[i].maps << "\", \"map_size\": " << rows[i].size << ", \"runs\": " << rows[i].runs
+        << ", \"median_ms\": " << rows[i].median_ms << ", \"min_ms\": " << rows[i].min_ms
+        << ", \"median_thread_cpu_ms\": " << rows[i].median_cpu_ms << ", \"persons\": "
+        << rows[i].persons << ", \"filled_joints\": " << rows[i].filled << "}" << (i + 1 < rows.size() ? ",\n" : "\n");
+    f << "  ]\n}\n";
+  }
+  return 0;
+}
