@@ -153,12 +153,13 @@ Maps iid(std::int64_t size, int people, unsigned seed) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string json;
+  std::string json, only, dump;  // --only NAME:SIZE runs one case (profiling); --dump FILE: raw results
+
   int reps = 50;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--help" || a == "-h") {
-      std::puts("usage: bench_group [--json FILE] [--reps N]\n"
+      std::puts("usage: bench_group [--json FILE] [--reps N] [--only NAME:SIZE] [--dump FILE]\n"
                 "Times HeatmapParser::parse (NMS, top-k, match_by_tag, adjust, refine) for one image with\n"
                 "30 synthetic people at 256x256 and 512x512 on one thread; prints the median and, with\n"
                 "--json, writes the results.");
@@ -166,6 +167,8 @@ int main(int argc, char** argv) {
     }
     if (a == "--json" && i + 1 < argc) json = argv[++i];
     else if (a == "--reps" && i + 1 < argc) reps = std::max(1, std::stoi(argv[++i]));
+    else if (a == "--only" && i + 1 < argc) only = argv[++i];
+    else if (a == "--dump" && i + 1 < argc) dump = argv[++i];
     else {
       std::fprintf(stderr, "bench_group: unknown argument '%s' (see --help)\n", a.c_str());
       return 2;
@@ -182,6 +185,7 @@ int main(int argc, char** argv) {
   struct Case { const char* name; std::int64_t size; Maps (*make)(std::int64_t, int, unsigned); };
   const Case cases[] = {{"realistic", 256, realistic}, {"realistic", 512, realistic}, {"iid_worst_case", 256, iid}};
   for (const auto& c : cases) {
+    if (!only.empty() && only != std::string(c.name) + ":" + std::to_string(c.size)) continue;
     const Maps m = c.make(c.size, 30, 7);
     hrnet::pose::HeatmapParser parser;
     const hrnet::pose::PoseMaps view{m.det, m.tag, m.J, m.H, m.W, m.T};
@@ -197,6 +201,11 @@ int main(int argc, char** argv) {
     }
     std::sort(t.begin(), t.end());
     std::sort(cpu.begin(), cpu.end());
+    if (!dump.empty()) {  // the results, bit for bit (to compare two builds)
+      std::ofstream d(dump, std::ios::binary | std::ios::app);
+      d.write(reinterpret_cast<const char*>(r.persons.data()), static_cast<std::streamsize>(r.persons.numel() * sizeof(float)));
+      d.write(reinterpret_cast<const char*>(r.scores.data()), static_cast<std::streamsize>(r.scores.size() * sizeof(float)));
+    }
     std::int64_t filled = 0;
     for (std::int64_t i = 0; i < r.persons.numel(); i += 3 + m.T) filled += r.persons[i + 2] > 0;
     rows.push_back({c.name, c.size, n, t[t.size() / 2], t.front(), cpu[cpu.size() / 2], r.num_people(), filled});

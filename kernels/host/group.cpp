@@ -49,6 +49,55 @@ inline float score_at(const float* det, const float* tag, const float* prev, std
   return det[i] - round_even_nonneg(std::sqrt(s));
 }
 
+// Upper bound of refine's score over a region with heatmap maximum bm and tag box [lo, hi] (tag
+// boxes stored by dimension: lo[t * stride]): bm - round(distance from prev to the box), in the
+// float steps of score_at, so the bound is exact. *empty: the box holds no usable (non-NaN) tag.
+inline float region_bound(float bm, const float* lo, const float* hi, std::int64_t stride, const float* prev,
+                          std::int64_t T, bool* empty) {
+  float s = 0.f;
+  bool e = false;
+  for (std::int64_t t = 0; t < T; ++t) {
+    const float l = lo[t * stride], h = hi[t * stride], p = prev[t];
+    e = e || l > h;
+    const float d = p < l ? l - p : (p > h ? p - h : 0.f);
+    s += d * d;
+  }
+  *empty = e;
+  return bm - round_even_nonneg(std::sqrt(s));
+}
+
+// region_bound of n consecutive regions (bm[j], lo[t * stride + j], ...) into ub[j], empty[j];
+// four at a time with SSE2 (the same float operations, lane by lane), the rest scalar.
+void region_bounds(const float* bm, const float* lo, const float* hi, std::int64_t stride, const float* prev,
+                   std::int64_t T, std::int64_t n, float* ub, unsigned char* empty) {
+  std::int64_t j = 0;
+#if defined(__SSE2__)
+  const __m128 big = _mm_set1_ps(8388608.f), zero = _mm_setzero_ps();
+  for (; j + 4 <= n; j += 4) {
+    __m128 s = zero, e = zero;
+    for (std::int64_t t = 0; t < T; ++t) {
+      const __m128 l = _mm_loadu_ps(lo + t * stride + j), h = _mm_loadu_ps(hi + t * stride + j);
+      const __m128 p = _mm_set1_ps(prev[t]);
+      e = _mm_or_ps(e, _mm_cmpgt_ps(l, h));
+      const __m128 below = _mm_cmplt_ps(p, l), above = _mm_cmpgt_ps(p, h);
+      const __m128 d = _mm_or_ps(_mm_and_ps(below, _mm_sub_ps(l, p)),
+                                 _mm_andnot_ps(below, _mm_and_ps(above, _mm_sub_ps(p, h))));
+      s = _mm_add_ps(s, _mm_mul_ps(d, d));
+    }
+    const __m128 x = _mm_sqrt_ps(s), lt = _mm_cmplt_ps(x, big);
+    const __m128 rounded = _mm_or_ps(_mm_and_ps(lt, _mm_sub_ps(_mm_add_ps(x, big), big)), _mm_andnot_ps(lt, x));
+    _mm_storeu_ps(ub + j, _mm_sub_ps(_mm_loadu_ps(bm + j), rounded));
+    const int em = _mm_movemask_ps(e);
+    for (int q = 0; q < 4; ++q) empty[j + q] = static_cast<unsigned char>((em >> q) & 1);
+  }
+#endif
+  for (; j < n; ++j) {
+    bool e;
+    ub[j] = region_bound(bm[j], lo + j, hi + j, stride, prev, T, &e);
+    empty[j] = e ? 1 : 0;
+  }
+}
+
 // The scores of a block of `rows` x n pixels (rows of the maps `stride` pixels apart) into
 // out[r * kBlock + j]; returns the largest (NaN ignored, -inf if none). The SSE2 path computes
 // exactly what score_at does, four pixels at a time.
@@ -389,34 +438,28 @@ void HeatmapParser::adjust(const PoseMaps& m) {
     }
 }
 
-// Joint k's 8x8 block maxima (from find_candidates) and 32x32 superblock maxima; tag ranges come
-// later, on demand.
+// Joint k's 32x32 superblock heatmap maxima (from its 8x8 block maxima, kept by find_candidates);
+// tag ranges come later, on demand.
 void HeatmapParser::prepare_blocks(const PoseMaps& m, std::int64_t k) {
-  const std::int64_t T = m.tag_dim, nb = bw_ * bh_;
-  const float ninf = -std::numeric_limits<float>::infinity();
-  block_max_.assign(all_block_max_.begin() + k * nb, all_block_max_.begin() + (k + 1) * nb);
-  super_max_.assign(static_cast<std::size_t>(sw_ * sh_), ninf);
-  for (std::int64_t b = 0; b < bw_ * bh_; ++b) {
-    float& sm = super_max_[static_cast<std::size_t>((b / bw_ / kSuper) * sw_ + (b % bw_) / kSuper)];
-    sm = std::max(sm, block_max_[static_cast<std::size_t>(b)]);
+  const std::int64_t T = m.tag_dim, nb = bw_ * bh_, ns = sw_ * sh_;
+  const float* block_max = all_block_max_.data() + k * nb;
+  super_max_.assign(static_cast<std::size_t>(ns), -std::numeric_limits<float>::infinity());
+  for (std::int64_t by = 0; by < bh_; ++by) {
+    float* sm = super_max_.data() + (by / kSuper) * sw_;
+    for (std::int64_t bx = 0; bx < bw_; ++bx) sm[bx / kSuper] = std::max(sm[bx / kSuper], block_max[by * bw_ + bx]);
   }
   strip_ready_.assign(static_cast<std::size_t>(sh_), 0);
-  super_order_.resize(static_cast<std::size_t>(sw_ * sh_));
-  for (std::int64_t sb = 0; sb < sw_ * sh_; ++sb) super_order_[static_cast<std::size_t>(sb)] = sb;
-  std::sort(super_order_.begin(), super_order_.end(), [&](std::int64_t a, std::int64_t b) {
-    const float ma = super_max_[static_cast<std::size_t>(a)], mb = super_max_[static_cast<std::size_t>(b)];
-    return ma > mb || (!(mb > ma) && a < b);  // NaN-free: maxima ignore NaN
-  });
-  super_first_.resize(static_cast<std::size_t>(sw_ * sh_));
-  super_strip_.resize(static_cast<std::size_t>(sw_ * sh_));
-  for (std::int64_t sb = 0; sb < sw_ * sh_; ++sb) {  // flat index of the top-left pixel, superblock row
-    super_first_[static_cast<std::size_t>(sb)] = (sb / sw_) * kSuper * kBlock * m.width + (sb % sw_) * kSuper * kBlock;
-    super_strip_[static_cast<std::size_t>(sb)] = sb / sw_;
-  }
-  block_tag_lo_.resize(static_cast<std::size_t>(bw_ * bh_ * T));
-  block_tag_hi_.resize(static_cast<std::size_t>(bw_ * bh_ * T));
-  super_tag_lo_.resize(static_cast<std::size_t>(sw_ * sh_ * T));
-  super_tag_hi_.resize(static_cast<std::size_t>(sw_ * sh_ * T));
+  strips_left_ = sh_;
+  super_first_.resize(static_cast<std::size_t>(ns));
+  for (std::int64_t sy = 0; sy < sh_; ++sy)  // flat index of each superblock's top-left pixel
+    for (std::int64_t sx = 0; sx < sw_; ++sx)
+      super_first_[static_cast<std::size_t>(sy * sw_ + sx)] = sy * kSuper * kBlock * m.width + sx * kSuper * kBlock;
+  block_tag_lo_.resize(static_cast<std::size_t>(nb * T));
+  block_tag_hi_.resize(static_cast<std::size_t>(nb * T));
+  super_tag_lo_.resize(static_cast<std::size_t>(ns * T));
+  super_tag_hi_.resize(static_cast<std::size_t>(ns * T));
+  super_ub_.resize(static_cast<std::size_t>(ns));
+  super_empty_.resize(static_cast<std::size_t>(ns));
 }
 
 // Per-dimension tag ranges of every block and superblock in superblock row sy (one horizontal
@@ -426,11 +469,15 @@ void HeatmapParser::prepare_strip(const PoseMaps& m, std::int64_t k, std::int64_
   const std::int64_t H = m.height, W = m.width, T = m.tag_dim;
   const float inf = std::numeric_limits<float>::infinity();
   const std::int64_t full = W / kBlock;  // blocks with all kBlock columns
+  const std::int64_t nb = bw_ * bh_, ns = sw_ * sh_;
   for (std::int64_t by = sy * kSuper; by < std::min((sy + 1) * kSuper, bh_); ++by) {
-    float* lo = block_tag_lo_.data() + by * bw_ * T;
-    float* hi = block_tag_hi_.data() + by * bw_ * T;
-    std::fill(lo, lo + bw_ * T, inf);
-    std::fill(hi, hi + bw_ * T, -inf);
+    // block row by of dimension t: lo[t * nb + bx] (stored by dimension for region_bounds)
+    float* lo = block_tag_lo_.data() + by * bw_;
+    float* hi = block_tag_hi_.data() + by * bw_;
+    for (std::int64_t t = 0; t < T; ++t) {
+      std::fill(lo + t * nb, lo + t * nb + bw_, inf);
+      std::fill(hi + t * nb, hi + t * nb + bw_, -inf);
+    }
     std::int64_t first_scalar = 0;  // blocks from here on go through the scalar loop
 #if defined(__SSE2__)
     if (T == 2) {  // 4 vectors of 2 interleaved pixels per block row: lanes (0, 2) dim 0, (1, 3) dim 1
@@ -450,10 +497,10 @@ void HeatmapParser::prepare_strip(const PoseMaps& m, std::int64_t k, std::int64_
         float l[4], h[4];
         _mm_storeu_ps(l, vlo);
         _mm_storeu_ps(h, vhi);
-        lo[bx * 2] = l[0];
-        lo[bx * 2 + 1] = l[1];
-        hi[bx * 2] = h[0];
-        hi[bx * 2 + 1] = h[1];
+        lo[bx] = l[0];
+        lo[nb + bx] = l[1];
+        hi[bx] = h[0];
+        hi[nb + bx] = h[1];
       }
       first_scalar = full;
     }
@@ -463,8 +510,8 @@ void HeatmapParser::prepare_strip(const PoseMaps& m, std::int64_t k, std::int64_
       for (std::int64_t x = first_scalar * kBlock; x < W; ++x)
         for (std::int64_t t = 0; t < T; ++t) {
           const float v = tag[x * T + t];
-          float& l = lo[(x / kBlock) * T + t];
-          float& h = hi[(x / kBlock) * T + t];
+          float& l = lo[t * nb + x / kBlock];
+          float& h = hi[t * nb + x / kBlock];
           l = v < l ? v : l;
           h = v > h ? v : h;
         }
@@ -472,18 +519,19 @@ void HeatmapParser::prepare_strip(const PoseMaps& m, std::int64_t k, std::int64_
   }
   for (std::int64_t sx = 0; sx < sw_; ++sx) {
     const std::int64_t sb = sy * sw_ + sx;
-    float* slo = super_tag_lo_.data() + sb * T;
-    float* shi = super_tag_hi_.data() + sb * T;
-    std::fill(slo, slo + T, inf);
-    std::fill(shi, shi + T, -inf);
-    for (std::int64_t by = sy * kSuper; by < std::min((sy + 1) * kSuper, bh_); ++by)
-      for (std::int64_t bx = sx * kSuper; bx < std::min((sx + 1) * kSuper, bw_); ++bx)
-        for (std::int64_t t = 0; t < T; ++t) {
-          slo[t] = std::min(slo[t], block_tag_lo_[static_cast<std::size_t>((by * bw_ + bx) * T + t)]);
-          shi[t] = std::max(shi[t], block_tag_hi_[static_cast<std::size_t>((by * bw_ + bx) * T + t)]);
+    for (std::int64_t t = 0; t < T; ++t) {
+      float slo = inf, shi = -inf;
+      for (std::int64_t by = sy * kSuper; by < std::min((sy + 1) * kSuper, bh_); ++by)
+        for (std::int64_t bx = sx * kSuper; bx < std::min((sx + 1) * kSuper, bw_); ++bx) {
+          slo = std::min(slo, block_tag_lo_[static_cast<std::size_t>(t * nb + by * bw_ + bx)]);
+          shi = std::max(shi, block_tag_hi_[static_cast<std::size_t>(t * nb + by * bw_ + bx)]);
         }
+      super_tag_lo_[static_cast<std::size_t>(t * ns + sb)] = slo;
+      super_tag_hi_[static_cast<std::size_t>(t * ns + sb)] = shi;
+    }
   }
   strip_ready_[static_cast<std::size_t>(sy)] = 1;
+  --strips_left_;
 }
 
 // refine: for every person, fill each missing joint with the arg-max over the map of
@@ -524,6 +572,7 @@ void HeatmapParser::refine(const PoseMaps& m) {
   for (std::int64_t k = 0; k < J; ++k) {
     bool prepared = false;
     const float* det = m.heatmaps.data() + k * H * W;
+    const float* block_max = all_block_max_.data() + k * bw_ * bh_;  // from find_candidates
     const float* tagk = m.tags.data() + k * H * W * T;
     for (std::int64_t q = 0; q < people_; ++q) {
       float* row = joints_.data() + (q * J + k) * R;
@@ -544,58 +593,65 @@ void HeatmapParser::refine(const PoseMaps& m) {
           best_i = i;
         }
       };
-      // Upper bound of the score over a region with heatmap maximum bm and tag box [lo, hi].
-      auto bound = [&](float bm, const float* lo, const float* hi, bool& empty) {
-        float s = 0.f;
-        empty = false;
-        for (std::int64_t t = 0; t < T; ++t) {
-          empty = empty || lo[t] > hi[t];
-          const float d = prev[t] < lo[t] ? lo[t] - prev[t] : (prev[t] > hi[t] ? prev[t] - hi[t] : 0.f);
-          s += d * d;
-        }
-        return bm - round_even_nonneg(std::sqrt(s));
-      };
       auto may_win = [&](float ub, std::int64_t first) {
         return !found || ub > best_v || (ub == best_v && first < best_i);
       };
       for (const auto& [v, i] : cand_[static_cast<std::size_t>(k)])  // seeds: the joint's peaks
         consider(score_at(det, tagk, prev, T, i), i);
+      // Superblocks whose heatmap maximum may still win need their tag boxes (strips made on
+      // demand); then all superblock bounds at once, and the candidates in decreasing bound.
+      const std::int64_t ns = sw_ * sh_;
+      for (std::int64_t sy = 0; sy < sh_ && strips_left_ > 0; ++sy) {
+        if (strip_ready_[static_cast<std::size_t>(sy)]) continue;
+        for (std::int64_t sb = sy * sw_; sb < (sy + 1) * sw_; ++sb)
+          if (may_win(super_max_[static_cast<std::size_t>(sb)], super_first_[static_cast<std::size_t>(sb)])) {
+            prepare_strip(m, k, sy);
+            break;
+          }
+      }
+      const float* sm = super_max_.data();
+      const float* sub = super_ub_.data();
+      const unsigned char* sempty = super_empty_.data();
+      region_bounds(sm, super_tag_lo_.data(), super_tag_hi_.data(), ns, prev, T, ns, super_ub_.data(), super_empty_.data());
       super_list_.clear();
-      for (const std::int64_t sb : super_order_) {  // decreasing heatmap maximum
-        const float sm = super_max_[static_cast<std::size_t>(sb)];
-        if (found && sm < best_v) break;
+      for (std::int64_t sb = 0; sb < ns; ++sb) {
+        // may_win(bound), then may_win(heatmap maximum): the bound of a superblock whose strip was
+        // not needed is stale
         const std::int64_t first = super_first_[static_cast<std::size_t>(sb)];
-        if (found && !may_win(sm, first)) continue;
-        const std::int64_t strip = super_strip_[static_cast<std::size_t>(sb)];
-        if (!strip_ready_[static_cast<std::size_t>(strip)]) prepare_strip(m, k, strip);
-        bool empty;
-        const float ub = bound(sm, super_tag_lo_.data() + sb * T, super_tag_hi_.data() + sb * T, empty);
-        if (empty || (found && !may_win(ub, first))) continue;
-        super_list_.emplace_back(ub, sb);
+        if (sempty[sb] || !may_win(sub[sb], first) || !may_win(sm[sb], first)) continue;
+        super_list_.emplace_back(sub[sb], sb);
       }
       std::sort(super_list_.begin(), super_list_.end(),
                 [](const std::pair<float, std::int64_t>& a, const std::pair<float, std::int64_t>& b) {
                   return a.first > b.first || (a.first == b.first && a.second < b.second);
                 });
+      const std::int64_t nb = bw_ * bh_;
       for (const auto& [ub, sb] : super_list_) {
         if (found && ub < best_v) break;  // the rest are bounded lower still
         const std::int64_t sx = sb % sw_, sy = sb / sw_;
-        for (std::int64_t by = sy * kSuper; by < std::min((sy + 1) * kSuper, bh_); ++by)
-          for (std::int64_t bx = sx * kSuper; bx < std::min((sx + 1) * kSuper, bw_); ++bx) {
-            const std::int64_t b = by * bw_ + bx, x0 = bx * kBlock, first = by * kBlock * W + x0;
-            const float bm = block_max_[static_cast<std::size_t>(b)];
-            if (found && !may_win(bm, first)) continue;
-            bool empty;
-            const float bub = bound(bm, block_tag_lo_.data() + b * T, block_tag_hi_.data() + b * T, empty);
-            if (empty || (found && !may_win(bub, first))) continue;
+        const std::int64_t bx0 = sx * kSuper, bx1 = std::min((sx + 1) * kSuper, bw_);
+        for (std::int64_t by = sy * kSuper; by < std::min((sy + 1) * kSuper, bh_); ++by) {
+          float bub[kSuper];  // this superblock row's block bounds, computed together
+          unsigned char bempty[kSuper];
+          region_bounds(block_max + by * bw_ + bx0, block_tag_lo_.data() + by * bw_ + bx0,
+                        block_tag_hi_.data() + by * bw_ + bx0, nb, prev, T, bx1 - bx0, bub, bempty);
+          for (std::int64_t bx = bx0; bx < bx1; ++bx) {
+            const std::int64_t x0 = bx * kBlock, i0 = by * kBlock * W + x0;
+            if (bempty[bx - bx0] || !may_win(bub[bx - bx0], i0)) continue;
             const std::int64_t n = std::min(x0 + kBlock, W) - x0, rows = std::min(kBlock, H - by * kBlock);
-            const std::int64_t i0 = by * kBlock * W + x0;
             float vals[kBlock * kBlock];
             const float block_best = block_scores(det + i0, tagk + i0 * T, W, prev, rows, n, T, vals);
-            if (found && block_best < best_v) continue;
-            for (std::int64_t r = 0; r < rows; ++r)
-              for (std::int64_t j = 0; j < n; ++j) consider(vals[r * kBlock + j], i0 + r * W + j);
+            if (!may_win(block_best, i0)) continue;
+            // The block's arg-max (first in row-major = flat index order; NaN never equals it).
+            for (std::int64_t r = 0, hit = 0; r < rows && !hit; ++r)
+              for (std::int64_t j = 0; j < n; ++j)
+                if (vals[r * kBlock + j] == block_best) {
+                  consider(block_best, i0 + r * W + j);
+                  hit = 1;
+                  break;
+                }
           }
+        }
       }
       if (!found) continue;
       const float val = det[best_i];

@@ -117,11 +117,14 @@ class HeatmapParser {
   std::vector<float> prev_tags_;
   std::vector<unsigned char> prev_ready_;
   std::int64_t bw_ = 0, bh_ = 0, sw_ = 0, sh_ = 0;
+  // (tag ranges stored by dimension: lo[t * count + region], for four-at-a-time bounds)
   std::vector<float> all_block_max_;  // every joint's, from find_candidates
-  std::vector<float> block_max_, block_tag_lo_, block_tag_hi_;
-  std::vector<float> super_max_, super_tag_lo_, super_tag_hi_;
-  std::vector<std::int64_t> super_first_, super_strip_, super_order_;
+  std::vector<float> block_tag_lo_, block_tag_hi_;
+  std::vector<float> super_max_, super_tag_lo_, super_tag_hi_, super_ub_;
+  std::vector<unsigned char> super_empty_;
+  std::vector<std::int64_t> super_first_;
   std::vector<unsigned char> strip_ready_;
+  std::int64_t strips_left_ = 0;
   std::vector<std::pair<float, std::int64_t>> super_list_;
 };
 
