@@ -44,7 +44,7 @@ TEST_CASE("tensor layout is NHWC for 4-D shapes", "[core][tensor]") {
   CHECK(back == nchw);
 }
 
-TEST_CASE("tensor storage is shared and reference counted; clone copies", "[core][tensor]") {
+TEST_CASE("tensor storage is shared and reference counted and clone copies", "[core][tensor]") {
   auto a = Tensor<float, CPU>::full({4, 3}, 1.0f);
   auto b = a;
   CHECK(a.use_count() == 2);

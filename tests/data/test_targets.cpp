@@ -287,7 +287,7 @@ TEST_CASE("image warp matches cv2.warpAffine", "[data][transforms]") {
   }
 }
 
-TEST_CASE("identity warp copies the image; sample_affine stays in range", "[data][transforms]") {
+TEST_CASE("identity warp copies the image and sample_affine stays in range", "[data][transforms]") {
   std::vector<std::uint8_t> img(5 * 7 * 3);
   for (std::size_t i = 0; i < img.size(); ++i) img[i] = static_cast<std::uint8_t>((i * 37) % 256);
   const Affine id = {1, 0, 0, 0, 1, 0};

@@ -151,7 +151,7 @@ TEST_CASE("loading reports missing, unexpected and mis-shaped keys by name", "[n
   CHECK(report.mismatched.size() == 1);
 }
 
-TEST_CASE("train and eval propagate to children; eval BN uses running statistics", "[nn]") {
+TEST_CASE("train and eval propagate to children and eval BN uses running statistics", "[nn]") {
   nn::BasicBlock<float, CPU> block(3, 3);
   block.eval();
   CHECK_FALSE(block.bn2.is_training());

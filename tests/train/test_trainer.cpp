@@ -183,7 +183,7 @@ TEST_CASE("loader: batches arrive in order and equal for any number of threads",
   }
 }
 
-TEST_CASE("loader: a producer's exception reaches the consumer at that batch; early exit joins cleanly", "[train][loader]") {
+TEST_CASE("loader: a producer's exception reaches the consumer at that batch and early exit joins cleanly", "[train][loader]") {
   std::atomic<int> made{0};
   auto produce = [&](std::int64_t b) {
     ++made;

@@ -15,7 +15,7 @@ cfg=$src/tests/train/data/micro.yaml
 fail() { echo "FAIL: $*"; exit 1; }
 train() { "$bin/train_pose" --cfg "$cfg" --datadir "$work/data" --seed 7 "$@"; }
 
-"$bin/make_synthetic" pose --out "$work/data" --images 12 --val-images 2 --seed 1 > /dev/null
+"$bin/make_synthetic" pose --out "$work/data" --images 8 --val-images 2 --seed 1 > /dev/null
 
 echo "== 1. a run writes its checkpoint and logs"
 train --max_epochs 3 --output "$work/a" > "$work/a.log" 2>&1 || { cat "$work/a.log"; fail "run a"; }
@@ -41,9 +41,10 @@ echo "== 2b. killed at a random moment after the first checkpoint, then resumed"
 train --max_epochs 3 --output "$work/c" > "$work/c1.log" 2>&1 &
 pid=$!
 while [ ! -e "$work/c/checkpoint.safetensors" ] && kill -0 "$pid" 2> /dev/null; do sleep 0.02; done
-sleep "0.$((RANDOM % 10))"
+sleep "0.0$((RANDOM % 10))"
 kill -9 "$pid" 2> /dev/null || true
 wait "$pid" 2> /dev/null || true
+if grep -q "saved final weights" "$work/c1.log"; then echo "(the run finished before the kill)"; else echo "(killed during the run)"; fi
 ls "$work/c" | grep -q "\.tmp\." && echo "(a temporary file of the interrupted write is left; it is never read)"
 train --max_epochs 3 --output "$work/c" > "$work/c2.log" 2>&1 || { cat "$work/c2.log"; fail "run c2"; }  # AUTO_RESUME
 cmp "$work/a/final_state.safetensors" "$work/c/final_state.safetensors" || fail "weights after kill + resume differ"
