@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "hrnet/core/rng.hpp"
 #include "hrnet/data/draw.hpp"
 
 namespace hrnet::data {
@@ -28,29 +29,14 @@ std::uint64_t splitmix(std::uint64_t& x) {
   return z ^ (z >> 31);
 }
 
-class Rng {
+// hrnet's Rng (splitmix64 seeding + xoshiro256**, fixed algorithms, so the files do not depend on
+// the standard library's distributions) with the draws the generator uses.
+class Rng : public hrnet::Rng {
  public:
-  explicit Rng(std::uint64_t seed) {
-    for (auto& v : s_) v = splitmix(seed);
-  }
-  std::uint64_t next() {
-    const std::uint64_t result = rotl(s_[1] * 5, 7) * 9, t = s_[1] << 17;
-    s_[2] ^= s_[0];
-    s_[3] ^= s_[1];
-    s_[1] ^= s_[2];
-    s_[0] ^= s_[3];
-    s_[2] ^= t;
-    s_[3] = rotl(s_[3], 45);
-    return result;
-  }
-  double uniform() { return double(next() >> 11) * 0x1.0p-53; }
-  double uniform(double a, double b) { return a + (b - a) * uniform(); }
-  int integer(int lo, int hi) { return lo + int(next() % std::uint64_t(hi - lo + 1)); }  // inclusive
+  using hrnet::Rng::Rng;
+  std::uint64_t next() { return next_u64(); }
+  int integer(int lo, int hi) { return lo + static_cast<int>(below(std::uint64_t(hi - lo + 1))); }  // inclusive
   bool chance(double p) { return uniform() < p; }
-
- private:
-  static std::uint64_t rotl(std::uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-  std::array<std::uint64_t, 4> s_{};
 };
 
 using Pt = std::array<double, 2>;
