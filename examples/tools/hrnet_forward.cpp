@@ -12,7 +12,6 @@
 #include "hrnet/models/pose_higher_hrnet.hpp"
 
 using namespace hrnet;
-using V = Var<float, CPU>;
 
 namespace {
 void usage() {
@@ -29,7 +28,7 @@ void usage() {
       "               --seed, default 0)\n"
       "  --input      run the model in eval mode on the tensor named 'input' (N,3,H,W), float32\n"
       "  --output     write every output as output0, output1, ... (default: print their shapes)\n"
-      "  --device     cpu (default); cuda needs the CUDA kernels, which this build does not have yet");
+      "  --device     cpu (default) or cuda (the first GPU; needs a CUDA build)");
 }
 
 template <class Net>
@@ -54,20 +53,26 @@ int run(Net& net, const models::ExperimentConfig& cfg, bool summary, std::int64_
   }
   if (input.empty()) return 0;
   auto file = io::read_safetensors(input);
-  auto x = io::get<float>(file, "input");
-  HRNET_CHECK(x.rank() == 4 && x.shape().c() == 3, ShapeError,
-              input << ": tensor 'input' must be (N, 3, H, W), got " << x.shape());
+  auto xh = io::get<float>(file, "input");
+  HRNET_CHECK(xh.rank() == 4 && xh.shape().c() == 3, ShapeError,
+              input << ": tensor 'input' must be (N, 3, H, W), got " << xh.shape());
+  using D = typename Net::device_type;
+  using V = Var<float, D>;
+  Tensor<float, D> x;
+  if constexpr (is_cpu<D>) x = xh;
+  else x = to_cuda(xh);
   net.eval();
   autograd::NoGradGuard no_grad;
   const auto t0 = std::chrono::steady_clock::now();
   std::vector<V> outs;
   if constexpr (requires { net.forward(V(x)).size(); }) outs = net.forward(V(x));
   else outs.push_back(net.forward(V(x)));
+  if constexpr (!is_cpu<D>) cuda::synchronize();
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   io::SafetensorsFile out;
   for (std::size_t i = 0; i < outs.size(); ++i) {
     std::printf("output%zu %s\n", i, outs[i].shape().str().c_str());
-    out.tensors["output" + std::to_string(i)] = io::to_raw(outs[i].value());
+    out.tensors["output" + std::to_string(i)] = io::to_raw(to_cpu(outs[i].value()));
   }
   std::printf("forward %.3f s (%.1f img/s)\n", secs, double(x.shape().n()) / secs);
   if (!output.empty()) {
@@ -103,19 +108,26 @@ int main(int argc, char** argv) try {
     else throw ValueError("unknown argument '" + a + "' (see --help)");
   }
   if (cfg_path.empty()) throw ValueError("--cfg FILE is required (see --help)");
-  if (device == "cuda")
-    throw ValueError("--device cuda: this build has no CUDA convolution/BN kernels yet (they arrive with the CUDA "
-                     "backend); use --device cpu");
-  if (device != "cpu") throw ValueError("--device must be cpu or cuda, got '" + device + "'");
+  if (device != "cpu" && device != "cuda") throw ValueError("--device must be cpu or cuda, got '" + device + "'");
   if (!summary && input.empty()) summary = true;  // nothing else to do: show what was built
   auto cfg = models::load_experiment_config(cfg_path);
   const auto [h, w] = models::model_input_size(cfg);
-  if (cfg.family() == models::ConfigFamily::Pose) {
-    models::PoseHigherResolutionNet<float, CPU> net(models::pose_net_config(cfg));
-    return run(net, cfg, summary, h, w, 1e9, weights, input, output, seed);
-  }
-  models::ClsHighResolutionNet<float, CPU> net(models::cls_net_config(cfg));
-  return run(net, cfg, summary, h, w, 1073741824.0, weights, input, output, seed);
+  auto build_and_run = [&]<class D>(D) {
+    if (cfg.family() == models::ConfigFamily::Pose) {
+      models::PoseHigherResolutionNet<float, D> net(models::pose_net_config(cfg));
+      return run(net, cfg, summary, h, w, 1e9, weights, input, output, seed);
+    }
+    models::ClsHighResolutionNet<float, D> net(models::cls_net_config(cfg));
+    return run(net, cfg, summary, h, w, 1073741824.0, weights, input, output, seed);
+  };
+  if (device == "cpu") return build_and_run(CPU{});
+#ifdef HRNET_WITH_CUDA
+  if (cuda::device_count() == 0) throw CudaError("--device cuda: no CUDA device is visible on this machine");
+  std::printf("device %s\n", cuda::device_name(0).c_str());
+  return build_and_run(CUDA{});
+#else
+  throw ValueError("--device cuda: this hrnet was built without CUDA (HRNET_WITH_CUDA=OFF); use --device cpu");
+#endif
 } catch (const std::exception& e) {
   std::fprintf(stderr, "hrnet_forward: error: %s\n", e.what());
   return 1;

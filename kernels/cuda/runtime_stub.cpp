@@ -14,12 +14,37 @@ namespace {
 
 bool built_with_cuda() { return false; }
 int device_count() { return 0; }
-void* allocate(std::size_t) { unavailable("allocate"); }
-void deallocate(void*) noexcept {}
-void copy_host_to_device(void*, const void*, std::size_t) { unavailable("copy_host_to_device"); }
-void copy_device_to_host(void*, const void*, std::size_t) { unavailable("copy_device_to_host"); }
-void copy_device_to_device(void*, const void*, std::size_t) { unavailable("copy_device_to_device"); }
-void fill_zero(void*, std::size_t) { unavailable("fill_zero"); }
+void set_device(int) { unavailable("set_device"); }
+int current_device() { unavailable("current_device"); }
+std::string device_name(int) { unavailable("device_name"); }
+
+Stream per_thread_stream() { return Stream{}; }
+Stream current_stream() { return Stream{}; }
+void set_current_stream(Stream) {}
 void synchronize() { unavailable("synchronize"); }
+void synchronize(Stream) { unavailable("synchronize"); }
+OwnedStream::OwnedStream() { unavailable("OwnedStream"); }
+OwnedStream::~OwnedStream() = default;
+Event::Event() { unavailable("Event"); }
+Event::~Event() = default;
+void Event::record(Stream) { unavailable("Event::record"); }
+void Event::wait(Stream) const { unavailable("Event::wait"); }
+void Event::synchronize() const { unavailable("Event::synchronize"); }
+bool Event::ready() const { unavailable("Event::ready"); }
+float Event::elapsed_ms_since(const Event&) const { unavailable("Event::elapsed_ms_since"); }
+
+void* allocate(std::size_t, Stream) { unavailable("allocate"); }
+void deallocate(void*, Stream) noexcept {}
+MemoryStats memory_stats() { unavailable("memory_stats"); }
+void reset_peak_memory_stats() { unavailable("reset_peak_memory_stats"); }
+PinnedBuffer::PinnedBuffer(std::size_t) { unavailable("PinnedBuffer"); }
+PinnedBuffer::~PinnedBuffer() = default;
+
+void copy_host_to_device(void*, const void*, std::size_t, Stream) { unavailable("copy_host_to_device"); }
+void copy_device_to_host(void*, const void*, std::size_t, Stream) { unavailable("copy_device_to_host"); }
+void copy_host_to_device_async(void*, const void*, std::size_t, Stream) { unavailable("copy_host_to_device_async"); }
+void copy_device_to_host_async(void*, const void*, std::size_t, Stream) { unavailable("copy_device_to_host_async"); }
+void copy_device_to_device(void*, const void*, std::size_t, Stream) { unavailable("copy_device_to_device"); }
+void fill_zero(void*, std::size_t, Stream) { unavailable("fill_zero"); }
 
 }  // namespace hrnet::cuda

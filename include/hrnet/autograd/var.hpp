@@ -6,6 +6,7 @@
 
 #include "hrnet/autograd/tape.hpp"
 #include "hrnet/backend/cpu.hpp"
+#include "hrnet/backend/cuda.hpp"
 #include "hrnet/core/tensor.hpp"
 
 namespace hrnet {
@@ -75,7 +76,9 @@ void backward(Var<T, D>& loss) {
   if constexpr (is_cpu<D>) {
     loss.grad_buffer().data()[0] += T(1);
   } else {
-    static_assert(dependent_false<D>, "backward: the CUDA backend of autograd arrives with the CUDA backend issue");
+    auto one = Tensor<T, D>::empty(loss.shape());
+    gpu::fill(one, 1.0f);
+    gpu::accumulate(one, loss.grad_buffer());
   }
   autograd::tape().run_backward();
 }
@@ -85,7 +88,7 @@ void backward(Var<T, D>& out, const Tensor<T, D>& seed) {
   HRNET_CHECK(seed.shape() == out.shape(), ShapeError,
               "backward: seed shape " << seed.shape() << " differs from output shape " << out.shape());
   if constexpr (is_cpu<D>) cpu::accumulate<T>(seed, out.grad_buffer());
-  else static_assert(dependent_false<D>, "backward: the CUDA backend of autograd arrives with the CUDA backend issue");
+  else gpu::accumulate(seed, out.grad_buffer());
   autograd::tape().run_backward();
 }
 
@@ -99,7 +102,7 @@ void backward(std::vector<Var<T, D>>& outs, const std::vector<Tensor<T, D>>& see
     HRNET_CHECK(seeds[i].shape() == outs[i].shape(), ShapeError,
                 "backward: seed " << i << " shape " << seeds[i].shape() << " differs from output " << outs[i].shape());
     if constexpr (is_cpu<D>) cpu::accumulate<T>(seeds[i], outs[i].grad_buffer());
-    else static_assert(dependent_false<D>, "backward: the CUDA backend of autograd arrives with the CUDA backend issue");
+    else gpu::accumulate(seeds[i], outs[i].grad_buffer());
   }
   autograd::tape().run_backward();
 }

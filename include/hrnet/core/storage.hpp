@@ -26,18 +26,21 @@ class Buffer {
       ptr_ = std::aligned_alloc(64, rounded);
       if (!ptr_) throw std::bad_alloc();
     } else {
-      ptr_ = cuda::allocate(bytes);
+      stream_ = cuda::current_stream();
+      ptr_ = cuda::allocate(bytes, stream_);
     }
   }
   ~Buffer() { release(); }
   Buffer(const Buffer&) = delete;
   Buffer& operator=(const Buffer&) = delete;
-  Buffer(Buffer&& o) noexcept : ptr_(std::exchange(o.ptr_, nullptr)), bytes_(std::exchange(o.bytes_, 0)) {}
+  Buffer(Buffer&& o) noexcept
+      : ptr_(std::exchange(o.ptr_, nullptr)), bytes_(std::exchange(o.bytes_, 0)), stream_(o.stream_) {}
   Buffer& operator=(Buffer&& o) noexcept {
     if (this != &o) {
       release();
       ptr_ = std::exchange(o.ptr_, nullptr);
       bytes_ = std::exchange(o.bytes_, 0);
+      stream_ = o.stream_;
     }
     return *this;
   }
@@ -49,11 +52,12 @@ class Buffer {
   void release() noexcept {
     if (!ptr_) return;
     if constexpr (is_cpu<D>) std::free(ptr_);
-    else cuda::deallocate(ptr_);
+    else cuda::deallocate(ptr_, stream_);
     ptr_ = nullptr;
   }
   void* ptr_ = nullptr;
   std::size_t bytes_ = 0;
+  cuda::Stream stream_;  // CUDA: the stream the block was allocated on; it is freed in that order
 };
 
 template <Device D> using Storage = std::shared_ptr<Buffer<D>>;

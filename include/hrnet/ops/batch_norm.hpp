@@ -31,20 +31,24 @@ Var<T, D> batch_norm(const Var<T, D>& x, const Var<T, D>& weight, const Var<T, D
   auto y = Tensor<T, D>::empty(xs);
   auto mean = Tensor<T, D>::empty(cs), invstd = Tensor<T, D>::empty(cs);
   if (o.training) {
-    cpu::batch_norm_forward_train<T>(x.value(), weight.value(), bias.value(), running_mean, running_var, y, mean, invstd,
+    backend::batch_norm_forward_train(x.value(), weight.value(), bias.value(), running_mean, running_var, y, mean, invstd,
                                      o.momentum, o.eps);
   } else {
-    cpu::batch_norm_forward_eval<T>(x.value(), weight.value(), bias.value(), running_mean, running_var, y, o.eps);
+    backend::batch_norm_forward_eval(x.value(), weight.value(), bias.value(), running_mean, running_var, y, o.eps);
   }
   Var<T, D> out(y, detail::any_requires_grad<T, D>({&x, &weight, &bias}));
   if (out.requires_grad()) {
     if (!o.training) {  // constants of the eval-mode affine map, taken now (the buffers may change later)
       mean.copy_from(running_mean);
-      for (std::int64_t c = 0; c < xs.c(); ++c)
-        invstd[c] = static_cast<T>(1.0 / std::sqrt(double(running_var[c]) + o.eps));
+      if constexpr (is_cpu<D>) {
+        for (std::int64_t c = 0; c < xs.c(); ++c)
+          invstd[c] = static_cast<T>(1.0 / std::sqrt(double(running_var[c]) + o.eps));
+      } else {
+        gpu::batch_norm_eval_invstd(running_var, o.eps, invstd);
+      }
     }
     detail::record(out, [x, weight, bias, mean, invstd, training = o.training](const Tensor<T, D>& gy) mutable {
-      cpu::batch_norm_backward<T>(x.value(), gy, weight.value(), mean, invstd, training,
+      backend::batch_norm_backward(x.value(), gy, weight.value(), mean, invstd, training,
                                   x.requires_grad() ? &x.grad_buffer() : nullptr,
                                   weight.requires_grad() ? &weight.grad_buffer() : nullptr,
                                   bias.requires_grad() ? &bias.grad_buffer() : nullptr);

@@ -24,7 +24,7 @@ Var<T, D> concat(const std::vector<Var<T, D>>& xs) {
     need = need || detail::any_requires_grad<T, D>({&xs[i]});
   }
   auto y = Tensor<T, D>::empty({s0.n(), C, s0.h(), s0.w()});
-  cpu::concat_forward<T>(vals, y);
+  backend::concat_forward(vals, y);
   Var<T, D> out(y, need);
   if (need)
     detail::record(out, [xs](const Tensor<T, D>& gy) mutable {
@@ -35,7 +35,7 @@ Var<T, D> concat(const std::vector<Var<T, D>>& xs) {
       scratch.reserve(xs.size());
       for (std::size_t i = 0; i < xs.size(); ++i)
         if (!grads[i]) grads[i] = &scratch.emplace_back(Tensor<T, D>::zeros(xs[i].shape()));
-      cpu::concat_backward<T>(gy, grads);
+      backend::concat_backward(gy, grads);
     });
   return out;
 }

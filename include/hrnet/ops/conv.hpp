@@ -31,13 +31,13 @@ Var<T, D> conv2d(const Var<T, D>& x, const Var<T, D>& w, const Var<T, D>& bias, 
     HRNET_CHECK(bias.shape() == Shape({ws.n()}), ShapeError,
                 "conv2d: bias " << bias.shape() << " must be [" << ws.n() << "]");
   auto y = Tensor<T, D>::empty({xs.n(), ws.n(), Ho, Wo});
-  cpu::conv2d_forward<T>(x.value(), w.value(), bias.defined() ? &bias.value() : nullptr, y, o.stride, o.padding);
+  backend::conv2d_forward(x.value(), w.value(), bias.defined() ? &bias.value() : nullptr, y, o.stride, o.padding);
   Var<T, D> out(y, detail::any_requires_grad<T, D>({&x, &w, &bias}));
   if (out.requires_grad())
     detail::record(out, [x, w, bias, o](const Tensor<T, D>& gy) mutable {
-      if (x.requires_grad()) cpu::conv2d_backward_data<T>(gy, w.value(), x.grad_buffer(), o.stride, o.padding);
-      if (w.requires_grad()) cpu::conv2d_backward_weight<T>(x.value(), gy, w.grad_buffer(), o.stride, o.padding);
-      if (bias.defined() && bias.requires_grad()) cpu::bias_backward<T>(gy, bias.grad_buffer());
+      if (x.requires_grad()) backend::conv2d_backward_data(gy, w.value(), x.grad_buffer(), o.stride, o.padding);
+      if (w.requires_grad()) backend::conv2d_backward_weight(x.value(), gy, w.grad_buffer(), o.stride, o.padding);
+      if (bias.defined() && bias.requires_grad()) backend::bias_backward(gy, bias.grad_buffer());
     });
   return out;
 }
@@ -71,14 +71,14 @@ Var<T, D> conv_transpose2d(const Var<T, D>& x, const Var<T, D>& w, const Var<T, 
     HRNET_CHECK(bias.shape() == Shape({ws.c()}), ShapeError,
                 "conv_transpose2d: bias " << bias.shape() << " must be [" << ws.c() << "]");
   auto y = Tensor<T, D>::empty({xs.n(), ws.c(), Ho, Wo});
-  cpu::conv_transpose2d_forward<T>(x.value(), w.value(), bias.defined() ? &bias.value() : nullptr, y, o.stride,
+  backend::conv_transpose2d_forward(x.value(), w.value(), bias.defined() ? &bias.value() : nullptr, y, o.stride,
                                    o.padding);
   Var<T, D> out(y, detail::any_requires_grad<T, D>({&x, &w, &bias}));
   if (out.requires_grad())
     detail::record(out, [x, w, bias, o](const Tensor<T, D>& gy) mutable {
-      if (x.requires_grad()) cpu::conv_transpose2d_backward_data<T>(gy, w.value(), x.grad_buffer(), o.stride, o.padding);
-      if (w.requires_grad()) cpu::conv_transpose2d_backward_weight<T>(x.value(), gy, w.grad_buffer(), o.stride, o.padding);
-      if (bias.defined() && bias.requires_grad()) cpu::bias_backward<T>(gy, bias.grad_buffer());
+      if (x.requires_grad()) backend::conv_transpose2d_backward_data(gy, w.value(), x.grad_buffer(), o.stride, o.padding);
+      if (w.requires_grad()) backend::conv_transpose2d_backward_weight(x.value(), gy, w.grad_buffer(), o.stride, o.padding);
+      if (bias.defined() && bias.requires_grad()) backend::bias_backward(gy, bias.grad_buffer());
     });
   return out;
 }

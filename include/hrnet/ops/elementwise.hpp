@@ -10,10 +10,10 @@ template <FloatType T, Device D>
 Var<T, D> relu(const Var<T, D>& x) {
   detail::check_backend<T, D>();
   auto y = Tensor<T, D>::empty(x.shape());
-  cpu::relu_forward<T>(x.value(), y);
+  backend::relu_forward(x.value(), y);
   Var<T, D> out(y, detail::any_requires_grad<T, D>({&x}));
   if (out.requires_grad())
-    detail::record(out, [x, y](const Tensor<T, D>& gy) mutable { cpu::relu_backward<T>(y, gy, x.grad_buffer()); });
+    detail::record(out, [x, y](const Tensor<T, D>& gy) mutable { backend::relu_backward(y, gy, x.grad_buffer()); });
   return out;
 }
 
@@ -31,12 +31,12 @@ Var<T, D> add(const std::vector<Var<T, D>>& xs) {
     need = need || detail::any_requires_grad<T, D>({&xs[i]});
   }
   auto y = Tensor<T, D>::empty(xs[0].shape());
-  cpu::add_forward<T>(vals, y);
+  backend::add_forward(vals, y);
   Var<T, D> out(y, need);
   if (need)
     detail::record(out, [xs](const Tensor<T, D>& gy) mutable {
       for (auto& x : xs)
-        if (x.requires_grad()) cpu::accumulate<T>(gy, x.grad_buffer());
+        if (x.requires_grad()) backend::accumulate(gy, x.grad_buffer());
     });
   return out;
 }
@@ -72,13 +72,13 @@ Var<T, D> fusion_sum_relu(const std::vector<Var<T, D>>& xs, const std::vector<in
     need = need || detail::any_requires_grad<T, D>({&xs[j]});
   }
   auto y = Tensor<T, D>::empty(os);
-  cpu::fusion_sum_relu_forward<T>(vals, factors, y);
+  backend::fusion_sum_relu_forward(vals, factors, y);
   Var<T, D> out(y, need);
   if (need)
     detail::record(out, [xs, factors, y](const Tensor<T, D>& gy) mutable {
       std::vector<Tensor<T, D>*> grads;
       for (auto& x : xs) grads.push_back(x.requires_grad() ? &x.grad_buffer() : nullptr);
-      cpu::fusion_sum_relu_backward<T>(y, gy, grads, factors);
+      backend::fusion_sum_relu_backward(y, gy, grads, factors);
     });
   return out;
 }

@@ -13,11 +13,11 @@ Var<T, D> linear(const Var<T, D>& x, const Var<T, D>& w, const Var<T, D>& bias) 
   if (bias.defined())
     HRNET_CHECK(bias.shape() == Shape({ws[0]}), ShapeError, "linear: bias " << bias.shape() << " must be [" << ws[0] << "]");
   auto y = Tensor<T, D>::empty({xs[0], ws[0]});
-  cpu::linear_forward<T>(x.value(), w.value(), bias.defined() ? &bias.value() : nullptr, y);
+  backend::linear_forward(x.value(), w.value(), bias.defined() ? &bias.value() : nullptr, y);
   Var<T, D> out(y, detail::any_requires_grad<T, D>({&x, &w, &bias}));
   if (out.requires_grad())
     detail::record(out, [x, w, bias](const Tensor<T, D>& gy) mutable {
-      cpu::linear_backward<T>(x.value(), w.value(), gy, x.requires_grad() ? &x.grad_buffer() : nullptr,
+      backend::linear_backward(x.value(), w.value(), gy, x.requires_grad() ? &x.grad_buffer() : nullptr,
                               w.requires_grad() ? &w.grad_buffer() : nullptr,
                               bias.defined() && bias.requires_grad() ? &bias.grad_buffer() : nullptr);
     });

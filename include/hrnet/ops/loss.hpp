@@ -15,13 +15,21 @@ Var<T, D> cross_entropy(const Var<T, D>& logits, const Tensor<std::int64_t, D>& 
               "cross_entropy: labels " << labels.shape() << " must be [" << s[0] << "] for logits " << s);
   HRNET_CHECK(label_smoothing >= 0.0 && label_smoothing <= 1.0, ValueError,
               "cross_entropy: label_smoothing " << label_smoothing << " is outside [0, 1]");
+  if constexpr (!is_cpu<D>) {
+    // The CPU kernel validates as it goes; a GPU kernel cannot throw, so check here (this copies
+    // the N labels to the host, one synchronisation).
+    const auto h = to_cpu(labels);
+    for (std::int64_t n = 0; n < s[0]; ++n)
+      HRNET_CHECK(h[n] >= 0 && h[n] < s[1], ValueError,
+                  "cross_entropy: label " << h[n] << " of sample " << n << " is outside [0, " << s[1] << ")");
+  }
   auto loss = Tensor<T, D>::empty(Shape{});
-  cpu::cross_entropy_forward<T>(logits.value(), labels, label_smoothing, loss);
+  backend::cross_entropy_forward(logits.value(), labels, label_smoothing, loss);
   Var<T, D> out(loss, detail::any_requires_grad<T, D>({&logits}));
   if (out.requires_grad())
     // labels are copied: a loader may refill its buffers before backward runs
     detail::record(out, [logits, labels = labels.clone(), label_smoothing](const Tensor<T, D>& gy) mutable {
-      cpu::cross_entropy_backward<T>(logits.value(), labels, label_smoothing, gy, logits.grad_buffer());
+      backend::cross_entropy_backward(logits.value(), labels, label_smoothing, gy, logits.grad_buffer());
     });
   return out;
 }
@@ -36,12 +44,12 @@ Var<T, D> masked_mse(const Var<T, D>& pred, const Tensor<T, D>& gt, const Tensor
   check_shape(gt, s, "masked_mse: target");
   check_shape(mask, Shape({s.n(), 1, s.h(), s.w()}), "masked_mse: mask");
   auto loss = Tensor<T, D>::empty(Shape{});
-  cpu::masked_mse_forward<T>(pred.value(), gt, mask, loss);
+  backend::masked_mse_forward(pred.value(), gt, mask, loss);
   Var<T, D> out(loss, detail::any_requires_grad<T, D>({&pred}));
   if (out.requires_grad())
     // targets are copied: a loader may refill its buffers before backward runs
     detail::record(out, [pred, gt = gt.clone(), mask = mask.clone()](const Tensor<T, D>& gy) mutable {
-      cpu::masked_mse_backward<T>(pred.value(), gt, mask, gy, pred.grad_buffer());
+      backend::masked_mse_backward(pred.value(), gt, mask, gy, pred.grad_buffer());
     });
   return out;
 }

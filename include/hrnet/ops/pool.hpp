@@ -11,10 +11,10 @@ Var<T, D> global_avg_pool(const Var<T, D>& x) {
   const Shape& s = x.shape();
   HRNET_CHECK(s.rank() == 4 && s.h() * s.w() > 0, ShapeError, "global_avg_pool: input must be 4-D with H, W > 0, got " << s);
   auto y = Tensor<T, D>::empty({s.n(), s.c()});
-  cpu::global_avg_pool_forward<T>(x.value(), y);
+  backend::global_avg_pool_forward(x.value(), y);
   Var<T, D> out(y, detail::any_requires_grad<T, D>({&x}));
   if (out.requires_grad())
-    detail::record(out, [x](const Tensor<T, D>& gy) mutable { cpu::global_avg_pool_backward<T>(gy, x.grad_buffer()); });
+    detail::record(out, [x](const Tensor<T, D>& gy) mutable { backend::global_avg_pool_backward(gy, x.grad_buffer()); });
   return out;
 }
 
@@ -30,7 +30,7 @@ Tensor<T, D> max_pool2d(const Tensor<T, D>& x, int kernel, int stride, int paddi
   const std::int64_t Ho = (s.h() + 2 * padding - kernel) / stride + 1, Wo = (s.w() + 2 * padding - kernel) / stride + 1;
   HRNET_CHECK(Ho >= 1 && Wo >= 1, ShapeError, "max_pool2d: input " << s << " is smaller than the kernel");
   auto y = Tensor<T, D>::empty({s.n(), s.c(), Ho, Wo});
-  cpu::max_pool_forward<T>(x, y, kernel, stride, padding);
+  backend::max_pool_forward(x, y, kernel, stride, padding);
   return y;
 }
 

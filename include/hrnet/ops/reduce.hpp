@@ -20,13 +20,13 @@ Var<T, D> weighted_mean_sum(const std::vector<Var<T, D>>& xs, const std::vector<
     need = need || detail::any_requires_grad<T, D>({&xs[i]});
   }
   auto y = Tensor<T, D>::empty(Shape{});
-  cpu::weighted_mean_sum_forward<T>(vals, weights, y);
+  backend::weighted_mean_sum_forward(vals, weights, y);
   Var<T, D> out(y, need);
   if (need)
     detail::record(out, [xs, weights](const Tensor<T, D>& gy) mutable {
       std::vector<Tensor<T, D>*> grads;
       for (auto& x : xs) grads.push_back(x.requires_grad() ? &x.grad_buffer() : nullptr);
-      cpu::weighted_mean_sum_backward<T>(gy, weights, grads);
+      backend::weighted_mean_sum_backward(gy, weights, grads);
     });
   return out;
 }

@@ -12,11 +12,11 @@ Var<T, D> upsample_nearest(const Var<T, D>& x, int factor) {
   HRNET_CHECK(s.rank() == 4, ShapeError, "upsample_nearest: input must be 4-D, got " << s);
   HRNET_CHECK(factor >= 1, ValueError, "upsample_nearest: factor must be >= 1, got " << factor);
   auto y = Tensor<T, D>::empty({s.n(), s.c(), s.h() * factor, s.w() * factor});
-  cpu::upsample_nearest_forward<T>(x.value(), y, factor);
+  backend::upsample_nearest_forward(x.value(), y, factor);
   Var<T, D> out(y, detail::any_requires_grad<T, D>({&x}));
   if (out.requires_grad())
     detail::record(out, [x, factor](const Tensor<T, D>& gy) mutable {
-      cpu::upsample_nearest_backward<T>(gy, x.grad_buffer(), factor);
+      backend::upsample_nearest_backward(gy, x.grad_buffer(), factor);
     });
   return out;
 }
@@ -29,7 +29,7 @@ Tensor<T, D> resize_bilinear(const Tensor<T, D>& x, std::int64_t height, std::in
   HRNET_CHECK(height >= 1 && width >= 1 && x.shape().h() >= 1 && x.shape().w() >= 1, ShapeError,
               "resize_bilinear: cannot resize " << x.shape() << " to " << height << "x" << width);
   auto y = Tensor<T, D>::empty({x.shape().n(), x.shape().c(), height, width});
-  cpu::resize_bilinear_forward<T>(x, y);
+  backend::resize_bilinear_forward(x, y);
   return y;
 }
 

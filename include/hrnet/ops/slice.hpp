@@ -13,11 +13,11 @@ Var<T, D> slice_channels(const Var<T, D>& x, std::int64_t begin, std::int64_t en
               "slice_channels: range [" << begin << ", " << end << ") is not inside the " << s.c() << " channels of "
                                         << s);
   auto y = Tensor<T, D>::empty({s.n(), end - begin, s.h(), s.w()});
-  cpu::slice_channels_forward<T>(x.value(), begin, y);
+  backend::slice_channels_forward(x.value(), begin, y);
   Var<T, D> out(y, detail::any_requires_grad<T, D>({&x}));
   if (out.requires_grad())
     detail::record(out, [x, begin](const Tensor<T, D>& gy) mutable {
-      cpu::slice_channels_backward<T>(gy, begin, x.grad_buffer());
+      backend::slice_channels_backward(gy, begin, x.grad_buffer());
     });
   return out;
 }

@@ -2,6 +2,8 @@
 // and torch.optim.AdamW without amsgrad. Each parameter counts its own steps (for the bias
 // correction), as PyTorch's per-parameter state does.
 #pragma once
+#include <map>
+
 #include "hrnet/optim/optimizer.hpp"
 
 namespace hrnet::optim {
@@ -27,17 +29,36 @@ class Adam : public Optimizer<T, D> {
     steps_.assign(this->params_.size(), 0);
   }
   void step() override {
-    static_assert(is_cpu<D>, "Adam: the fused CUDA step arrives with the CUDA backend issue");
     ++this->step_;
-    for (std::size_t i = 0; i < this->params_.size(); ++i) {
-      Var<T, D>& p = *this->params_[i];
-      if (!p.has_grad()) continue;
-      if (!m_[i].defined()) {
-        m_[i] = Tensor<T, D>::zeros(p.shape());
-        v_[i] = Tensor<T, D>::zeros(p.shape());
+    if constexpr (is_cpu<D>) {
+      for (std::size_t i = 0; i < this->params_.size(); ++i) {
+        Var<T, D>& p = *this->params_[i];
+        if (!p.has_grad()) continue;
+        if (!m_[i].defined()) {
+          m_[i] = Tensor<T, D>::zeros(p.shape());
+          v_[i] = Tensor<T, D>::zeros(p.shape());
+        }
+        cpu::adam_step<T>(p.value().data(), p.grad().data(), m_[i].data(), v_[i].data(), p.value().numel(),
+                          this->lr_, o_.beta1, o_.beta2, o_.eps, o_.weight_decay, o_.decoupled_weight_decay,
+                          ++steps_[i]);
       }
-      cpu::adam_step<T>(p.value().data(), p.grad().data(), m_[i].data(), v_[i].data(), p.value().numel(), this->lr_,
-                        o_.beta1, o_.beta2, o_.eps, o_.weight_decay, o_.decoupled_weight_decay, ++steps_[i]);
+    } else {
+      static_assert(std::same_as<T, float>, "Adam on CUDA keeps fp32 parameters and state");
+      // One fused launch per distinct step count (the bias corrections differ); normally one.
+      std::map<std::int64_t, std::vector<gpu::ParamSlot>> groups;
+      for (std::size_t i = 0; i < this->params_.size(); ++i) {
+        Var<T, D>& p = *this->params_[i];
+        if (!p.has_grad()) continue;
+        if (!m_[i].defined()) {
+          m_[i] = Tensor<T, D>::zeros(p.shape());
+          v_[i] = Tensor<T, D>::zeros(p.shape());
+        }
+        groups[++steps_[i]].push_back({p.value().data(), p.grad().data(), m_[i].data(), v_[i].data(),
+                                       p.value().numel()});
+      }
+      for (const auto& [step, slots] : groups)
+        gpu::adam_step_multi(slots, this->lr_, o_.beta1, o_.beta2, o_.eps, o_.weight_decay, o_.decoupled_weight_decay,
+                             step);
     }
   }
 

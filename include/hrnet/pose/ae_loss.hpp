@@ -40,19 +40,32 @@ AeLoss<T, D> ae_loss(const Var<T, D>& tags, const Tensor<std::int64_t, D>& joint
   HRNET_CHECK(js.rank() == 4 && js[0] == s[0] && js[3] == 2, ShapeError,
               "ae_loss: joints must be (N, people, joints, 2) with N = " << s[0] << " for tags " << s << ", got "
                                                                          << js);
+  if constexpr (!is_cpu<D>) {
+    // The CPU kernel validates as it goes; a GPU kernel cannot throw, so check here (this copies
+    // the small joints tensor to the host, one synchronisation).
+    const auto hj = to_cpu(joints);
+    const std::int64_t size = s[1] * s[2] * s[3];
+    for (std::int64_t n = 0; n < js[0]; ++n)
+      for (std::int64_t m = 0; m < js[1]; ++m)
+        for (std::int64_t k = 0; k < js[2]; ++k)
+          HRNET_CHECK(hj.at(n, m, k, 1) <= 0 || (hj.at(n, m, k, 0) >= 0 && hj.at(n, m, k, 0) < size), ValueError,
+                      "ae_loss: image " << n << ", person " << m << ", joint " << k << ": tag index "
+                                        << hj.at(n, m, k, 0) << " is outside [0, " << size << ")");
+  }
   auto push = Tensor<T, D>::empty({s[0]}), pull = Tensor<T, D>::empty({s[0]});
-  cpu::ae_loss_forward<T>(tags.value(), joints, type, push, pull);  // validates every visible index
+  backend::ae_loss_forward(tags.value(), joints, type, push, pull);  // validates every visible index
   const bool rg = detail::any_requires_grad<T, D>({&tags});
   AeLoss<T, D> out{Var<T, D>(push, rg), Var<T, D>(pull, rg)};
   if (rg) {
     // joints are copied once and shared by both closures: a loader may refill its buffers
     // before backward runs
     const Tensor<std::int64_t, D> j = joints.clone();
+    static constexpr const Tensor<T, D>* none = nullptr;  // typed, so the backend overload can be deduced
     detail::record(out.push, [tags, j, type](const Tensor<T, D>& gpush) {
-      cpu::ae_loss_backward<T>(tags.value(), j, type, &gpush, nullptr, tags.grad_buffer());
+      backend::ae_loss_backward(tags.value(), j, type, &gpush, none, tags.grad_buffer());
     });
     detail::record(out.pull, [tags, j, type](const Tensor<T, D>& gpull) {
-      cpu::ae_loss_backward<T>(tags.value(), j, type, nullptr, &gpull, tags.grad_buffer());
+      backend::ae_loss_backward(tags.value(), j, type, none, &gpull, tags.grad_buffer());
     });
   }
   return out;
