@@ -5,6 +5,7 @@
 #include <cstring>
 #include <string>
 
+#include "cli.hpp"
 #include "hrnet/hrnet.hpp"
 #include "hrnet/train/checkpoint.hpp"
 #include "hrnet/models/cls_hrnet.hpp"
@@ -88,24 +89,18 @@ int main(int argc, char** argv) try {
   std::string cfg_path, weights, input, output, device = "cpu";
   bool summary = false;
   std::uint64_t seed = 0;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i], value;
-    const auto eq = a.find('=');
-    if (a.rfind("--", 0) == 0 && eq != std::string::npos) value = a.substr(eq + 1), a = a.substr(0, eq);
-    auto next = [&]() -> std::string {
-      if (!value.empty()) return value;
-      if (i + 1 >= argc) throw ValueError(a + " needs a value");
-      return argv[++i];
-    };
+  cli::Args args(argc, argv);
+  while (args.next()) {
+    const std::string& a = args.key();
     if (a == "--help" || a == "-h") return usage(), 0;
-    if (a == "--cfg") cfg_path = next();
-    else if (a == "--weights") weights = next();
-    else if (a == "--input") input = next();
-    else if (a == "--output") output = next();
-    else if (a == "--device") device = next();
-    else if (a == "--seed") seed = std::stoull(next());
-    else if (a == "--summary") summary = true;
-    else throw ValueError("unknown argument '" + a + "' (see --help)");
+    if (a == "--cfg") cfg_path = args.value();
+    else if (a == "--weights") weights = args.value();
+    else if (a == "--input") input = args.value();
+    else if (a == "--output") output = args.value();
+    else if (a == "--device") device = args.value();
+    else if (a == "--seed") seed = static_cast<std::uint64_t>(args.integer(0));
+    else if (a == "--summary") summary = args.flag();
+    else args.unknown();
   }
   if (cfg_path.empty()) throw ValueError("--cfg FILE is required (see --help)");
   if (device != "cpu" && device != "cuda") throw ValueError("--device must be cpu or cuda, got '" + device + "'");

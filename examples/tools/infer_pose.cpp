@@ -5,6 +5,7 @@
 #include <fstream>
 #include <string>
 
+#include "cli.hpp"
 #include "hrnet/pose/estimator.hpp"
 
 using namespace hrnet;
@@ -26,25 +27,18 @@ int main(int argc, char** argv) try {
   std::string cfg_path, weights, image, out, json;
   bool no_flip = false;
   float min_score = 0.1f;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i], value;
-    bool has_value = false;
-    const auto eq = a.find('=');
-    if (a.rfind("--", 0) == 0 && eq != std::string::npos) value = a.substr(eq + 1), a = a.substr(0, eq), has_value = true;
-    auto next = [&]() -> std::string {
-      if (has_value) return value;
-      if (i + 1 >= argc) throw ValueError(a + " needs a value (see --help)");
-      return argv[++i];
-    };
+  cli::Args args(argc, argv);
+  while (args.next()) {
+    const std::string& a = args.key();
     if (a == "--help" || a == "-h") return usage(), 0;
-    if (a == "--cfg") cfg_path = next();
-    else if (a == "--weights") weights = next();
-    else if (a == "--image") image = next();
-    else if (a == "--out") out = next();
-    else if (a == "--json") json = next();
-    else if (a == "--no-flip") no_flip = true;
-    else if (a == "--min-score") min_score = std::stof(next());
-    else throw ValueError("unknown argument '" + a + "' (see --help)");
+    if (a == "--cfg") cfg_path = args.value();
+    else if (a == "--weights") weights = args.value();
+    else if (a == "--image") image = args.value();
+    else if (a == "--out") out = args.value();
+    else if (a == "--json") json = args.value();
+    else if (a == "--no-flip") no_flip = args.flag();
+    else if (a == "--min-score") min_score = static_cast<float>(args.number());
+    else args.unknown();
   }
   if (cfg_path.empty() || weights.empty() || image.empty())
     throw ValueError("--cfg, --weights and --image are required (see --help)");

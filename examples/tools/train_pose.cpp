@@ -6,6 +6,7 @@
 #include <iostream>
 #include <string>
 
+#include "cli.hpp"
 #include "hrnet/core/error.hpp"
 #include "hrnet/train/pose_trainer.hpp"
 
@@ -43,48 +44,25 @@ int main(int argc, char** argv) try {
   // would steal their time, so yield instead (unless the user chose otherwise).
   setenv("OMP_WAIT_POLICY", "PASSIVE", 0);
   train::PoseTrainOptions o;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i], value;
-    bool has_value = false;
-    const auto eq = a.find('=');
-    if (a.rfind("--", 0) == 0 && eq != std::string::npos) value = a.substr(eq + 1), a = a.substr(0, eq), has_value = true;
-    auto next = [&]() -> std::string {
-      if (has_value) return value;
-      if (i + 1 >= argc) throw ValueError(a + " needs a value (see --help)");
-      return argv[++i];
-    };
-    auto next_int = [&](long long lo) {
-      const std::string v = next();
-      std::size_t used = 0;
-      long long n = 0;
-      try {
-        n = std::stoll(v, &used);
-      } catch (const std::exception&) {
-        used = 0;
-      }
-      if (used != v.size() || v.empty() || n < lo)
-        throw ValueError(a + " needs an integer >= " + std::to_string(lo) + ", got '" + v + "'");
-      return n;
-    };
-    auto flag = [&] {
-      if (has_value) throw ValueError(a + " takes no value");
-    };
+  cli::Args args(argc, argv);
+  while (args.next()) {
+    const std::string& a = args.key();
     if (a == "--help" || a == "-h") return usage(), 0;
-    if (a == "--cfg") o.cfg = next();
-    else if (a == "--datadir") o.datadir = next();
-    else if (a == "--max_epochs") o.max_epochs = static_cast<int>(next_int(0));
-    else if (a == "--device") o.device = next();
-    else if (a == "--output") o.output = next();
-    else if (a == "--seed") o.seed = static_cast<std::uint64_t>(next_int(0)), o.seed_given = true;
-    else if (a == "--workers") o.workers = static_cast<int>(next_int(0));
-    else if (a == "--print_freq") o.print_freq = static_cast<int>(next_int(1));
-    else if (a == "--batch") o.batch_size = static_cast<int>(next_int(1));
-    else if (a == "--val_every") o.val_every = static_cast<int>(next_int(0));
-    else if (a == "--val_images") o.val_images = next_int(1);
-    else if (a == "--resume") flag(), o.resume = true;
-    else if (a == "--amp") flag(), o.amp = true;
-    else if (a == "--dist") flag(), o.dist = true;
-    else throw ValueError("unknown argument '" + a + "' (see --help)");
+    if (a == "--cfg") o.cfg = args.value();
+    else if (a == "--datadir") o.datadir = args.value();
+    else if (a == "--max_epochs") o.max_epochs = static_cast<int>(args.integer(0));
+    else if (a == "--device") o.device = args.value();
+    else if (a == "--output") o.output = args.value();
+    else if (a == "--seed") o.seed = static_cast<std::uint64_t>(args.integer(0)), o.seed_given = true;
+    else if (a == "--workers") o.workers = static_cast<int>(args.integer(0));
+    else if (a == "--print_freq") o.print_freq = static_cast<int>(args.integer(1));
+    else if (a == "--batch") o.batch_size = static_cast<int>(args.integer(1));
+    else if (a == "--val_every") o.val_every = static_cast<int>(args.integer(0));
+    else if (a == "--val_images") o.val_images = args.integer(1);
+    else if (a == "--resume") o.resume = args.flag();
+    else if (a == "--amp") o.amp = args.flag();
+    else if (a == "--dist") o.dist = args.flag();
+    else args.unknown();
   }
   if (o.cfg.empty()) throw ValueError("--cfg FILE is required (see --help)");
   const train::PoseTrainResult r = train::train_pose(o);

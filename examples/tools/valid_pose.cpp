@@ -7,6 +7,7 @@
 #include <sstream>
 #include <string>
 
+#include "cli.hpp"
 #include "hrnet/pose/estimator.hpp"
 
 using namespace hrnet;
@@ -52,41 +53,25 @@ int main(int argc, char** argv) try {
   std::string cfg_path, datadir, weights, device = "cpu", split, results, stats_json, scales;
   bool no_flip = false;
   std::optional<std::int64_t> max_images;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i], value;
-    bool has_value = false;
-    const auto eq = a.find('=');
-    if (a.rfind("--", 0) == 0 && eq != std::string::npos) value = a.substr(eq + 1), a = a.substr(0, eq), has_value = true;
-    auto next = [&]() -> std::string {
-      if (has_value) return value;
-      if (i + 1 >= argc) throw ValueError(a + " needs a value (see --help)");
-      return argv[++i];
-    };
+  cli::Args args(argc, argv);
+  while (args.next()) {
+    const std::string& a = args.key();
     if (a == "--help" || a == "-h") return usage(), 0;
-    if (a == "--cfg") cfg_path = next();
-    else if (a == "--datadir") datadir = next();
-    else if (a == "--weights") weights = next();
-    else if (a == "--device") device = next();
-    else if (a == "--split") split = next();
-    else if (a == "--results") results = next();
-    else if (a == "--json") stats_json = next();
-    else if (a == "--scales") scales = next();
-    else if (a == "--no-flip") no_flip = true;
-    else if (a == "--max-images") {
-      const std::string v = next();
-      std::size_t used = 0;
-      long long n = -1;
-      try {
-        n = std::stoll(v, &used);
-      } catch (const std::exception&) {
-      }
-      if (used != v.size() || n < 1) throw ValueError("--max-images needs a positive integer, got '" + v + "'");
-      max_images = n;
-    } else throw ValueError("unknown argument '" + a + "' (see --help)");
+    if (a == "--cfg") cfg_path = args.value();
+    else if (a == "--datadir") datadir = args.value();
+    else if (a == "--weights") weights = args.value();
+    else if (a == "--device") device = args.value();
+    else if (a == "--split") split = args.value();
+    else if (a == "--results") results = args.value();
+    else if (a == "--json") stats_json = args.value();
+    else if (a == "--scales") scales = args.value();
+    else if (a == "--no-flip") no_flip = args.flag();
+    else if (a == "--max-images") max_images = args.integer(1);
+    else args.unknown();
   }
   if (cfg_path.empty() || datadir.empty() || weights.empty())
     throw ValueError("--cfg, --datadir and --weights are required (see --help)");
-  if (device == "cuda") throw ValueError("--device cuda: the CUDA backend's ops have not landed yet (issue 3); use --device cpu");
+  if (device == "cuda") throw ValueError("--device cuda: valid_pose runs the network and decoding on the CPU so far; use --device cpu");
   if (device != "cpu") throw ValueError("--device must be cpu or cuda, got '" + device + "'");
   setenv("OMP_WAIT_POLICY", "PASSIVE", 0);
 
