@@ -1,7 +1,8 @@
 // Batch normalisation on NHWC activations: cuDNN for the training-mode forward and backward, our
 // own kernels for everything cuDNN has no mode for (eval-mode backward, the add+relu tail when the
 // fused cuDNN path is unavailable) and as the fallback when cuDNN rejects a configuration
-// (CUDNN_STATUS_NOT_SUPPORTED, or more than 2^31 elements). Scale, bias and statistics are fp32.
+// (CUDNN_STATUS_NOT_SUPPORTED, more than 2^31 elements, or a training batch of one row per
+// channel). Scale, bias and statistics are fp32.
 //
 // Semantics are cpu::batch_norm_*'s: training saves mean and invstd = 1/sqrt(var + eps) (biased
 // variance) and moves the running statistics by `momentum` towards the batch mean and the unbiased
@@ -272,6 +273,16 @@ template <class T>
 bool cudnn_eligible(const G<T>& x) {
   return g_use_cudnn.load(std::memory_order_relaxed) && x.numel() > 0 && x.numel() < std::numeric_limits<int>::max();
 }
+// The training forward also needs more than one row per channel: cuDNN's unbiased running
+// variance divides by rows - 1, where bn::unbiased_var (the CPU's rule) keeps the biased one.
+template <class T>
+bool cudnn_train_eligible(const G<T>& x, const BnShape& b) {
+  return cudnn_eligible(x) && b.rows > 1;
+}
+
+// cuDNN 9 reports "not supported" as CUDNN_STATUS_NOT_SUPPORTED or one of its sub-codes
+// (CUDNN_STATUS_NOT_SUPPORTED_DATA_TYPE, ..._LAYOUT, ...): compare the category.
+bool not_supported(cudnnStatus_t st) { return CUDNN_STATUS_CATEGORY(st) == CUDNN_STATUS_NOT_SUPPORTED; }
 
 struct BnDescs {
   TensorDesc x;
@@ -321,7 +332,7 @@ bool cudnn_forward_train(const G<T>& x, const G<T>* z, bool relu, const G<float>
   const cudnnStatus_t st = cudnnBatchNormalizationForwardTraining(
       h, CUDNN_BATCHNORM_SPATIAL, &one, &zero, d.x.get(), x.data(), d.x.get(), y.data(), d.param.get(), gamma.data(),
       beta.data(), momentum, running_mean.data(), running_var.data(), eps, save_mean.data(), save_invstd.data());
-  if (st == CUDNN_STATUS_NOT_SUPPORTED) return false;
+  if (not_supported(st)) return false;
   HRNET_CUDNN_CHECK(st);
   return true;
 }
@@ -364,7 +375,7 @@ bool cudnn_backward_train(const G<T>& x, const G<T>& dy, const G<float>& gamma, 
                                                            b_param, d.x.get(), x.data(), d.x.get(), dy.data(),
                                                            d.x.get(), dx, d.param.get(), gamma.data(), dgamma, dbeta,
                                                            kEps, mean.data(), invstd.data());
-  if (st == CUDNN_STATUS_NOT_SUPPORTED) return false;
+  if (not_supported(st)) return false;
   HRNET_CUDNN_CHECK(st);
   return true;
 }
@@ -385,7 +396,7 @@ void batch_norm_forward_train(const G<T>& x, const G<float>& gamma, const G<floa
                                   "batch_norm_forward_train");
   check_shape(y, x.shape(), "batch_norm_forward_train: y");
   if (b.C == 0) return;
-  if (detail::cudnn_eligible(x) &&
+  if (detail::cudnn_train_eligible(x, b) &&
       detail::cudnn_forward_train<T>(x, nullptr, false, gamma, beta, running_mean, running_var, y, save_mean,
                                   save_invstd, momentum, eps, s))
     return;
@@ -452,7 +463,7 @@ void batch_norm_add_relu_forward_train(const G<T>& x, const G<T>* z, const G<flo
   if (b.C == 0) return;
   // cuDNN fuses the tail only in its NHWC fp16 kernels, and then for channel counts divisible by 4.
   if constexpr (std::is_same_v<T, half>) {
-    if (b.C % 4 == 0 && detail::cudnn_eligible(x) &&
+    if (b.C % 4 == 0 && detail::cudnn_train_eligible(x, b) &&
         detail::cudnn_forward_train<T>(x, z, true, gamma, beta, running_mean, running_var, y, save_mean, save_invstd,
                                     momentum, eps, s))
       return;

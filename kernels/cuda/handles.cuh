@@ -173,8 +173,9 @@ constexpr int kRedRows = 8;    // row lanes per block in the first pass
 constexpr int kRedParts = 32;  // partial lanes per block in the second pass
 
 template <int K, class Load>
-__global__ void channel_partial_sums(Load load, std::int64_t rows, std::int64_t C, std::int64_t chunk_rows,
-                                     float* __restrict__ partial) {
+__global__ void __launch_bounds__(kRedLanes * kRedRows)
+    channel_partial_sums(Load load, std::int64_t rows, std::int64_t C, std::int64_t chunk_rows,
+                         float* __restrict__ partial) {
   __shared__ float sh[K][kRedRows][kRedLanes + 1];
   const int tx = threadIdx.x, ty = threadIdx.y;
   const std::int64_t c = static_cast<std::int64_t>(blockIdx.x) * kRedLanes + tx;
@@ -200,9 +201,10 @@ __global__ void channel_partial_sums(Load load, std::int64_t rows, std::int64_t 
     for (int k = 0; k < K; ++k) partial[(chunk * K + k) * C + c] = sh[k][0][tx];
 }
 
+// 1024 threads per block: the bound keeps the register count launchable whatever the epilogue.
 template <int K, class Epilogue>
-__global__ void channel_finish_sums(const float* __restrict__ partial, std::int64_t chunks, std::int64_t C,
-                                    Epilogue epi) {
+__global__ void __launch_bounds__(kRedLanes * kRedParts)
+    channel_finish_sums(const float* __restrict__ partial, std::int64_t chunks, std::int64_t C, Epilogue epi) {
   __shared__ float sh[K][kRedParts][kRedLanes + 1];
   const int tx = threadIdx.x, ty = threadIdx.y;
   const std::int64_t c = static_cast<std::int64_t>(blockIdx.x) * kRedLanes + tx;

@@ -174,9 +174,11 @@ int sm_count() {
 }
 
 namespace {
-// One block per (thread, stream). Growing frees the old block in the stream's order, so work
-// already queued on that stream keeps using it safely.
+// One block per (thread, device, stream): cudaStreamPerThread names a different stream on each
+// device. Growing frees the old block in the stream's order, so work already queued on that stream
+// keeps using it safely.
 struct Arena {
+  int device = 0;
   Stream stream;
   void* ptr = nullptr;
   std::size_t bytes = 0;
@@ -185,7 +187,10 @@ struct Arenas {
   std::vector<Arena> list;
   ~Arenas() {
     for (auto& a : list)
-      if (a.ptr) cuda::deallocate(a.ptr, a.stream);
+      if (a.ptr) {
+        (void)cudaSetDevice(a.device);
+        cuda::deallocate(a.ptr, a.stream);
+      }
   }
 };
 thread_local Arenas tl_arenas;
@@ -193,11 +198,12 @@ thread_local Arenas tl_arenas;
 
 void* workspace(std::size_t bytes, Stream s) {
   if (bytes == 0) return nullptr;
+  const int dev = cuda::current_device();
   Arena* a = nullptr;
   for (auto& x : tl_arenas.list)
-    if (x.stream == s) a = &x;
+    if (x.device == dev && x.stream == s) a = &x;
   if (!a) {
-    tl_arenas.list.push_back(Arena{s, nullptr, 0});
+    tl_arenas.list.push_back(Arena{dev, s, nullptr, 0});
     a = &tl_arenas.list.back();
   }
   if (a->bytes < bytes) {

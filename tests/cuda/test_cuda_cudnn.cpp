@@ -258,12 +258,16 @@ TEMPLATE_TEST_CASE("cuda linear matches the CPU forward and backward", "[cuda][c
     check_sum(dx, rdx, sdx, double(c.O), tag + " dx");
     check_sum(dw, rdw, sdw, double(c.N), tag + " dw");
     check_sum(db, rdb, sdb, double(c.N), tag + " db");
-    // Only dw requested: dx and db untouched.
+    // One gradient at a time: each null one is skipped and the requested one is still right.
     auto dx2 = to_cuda(cast<TestType>(dx0));
     auto dw2 = to_cuda(cast<TestType>(dw0));
+    auto db2 = to_cuda(cast<TestType>(db0));
     gpu::linear_backward<TestType>(x, w, dy, nullptr, &dw2, nullptr);
     check_sum(dw2, rdw, sdw, double(c.N), tag + " dw alone");
-    CHECK(same_bits(dx2, to_cuda(cast<TestType>(dx0))));
+    gpu::linear_backward<TestType>(x, w, dy, &dx2, nullptr, nullptr);
+    check_sum(dx2, rdx, sdx, double(c.O), tag + " dx alone");
+    gpu::linear_backward<TestType>(x, w, dy, nullptr, nullptr, &db2);
+    check_sum(db2, rdb, sdb, double(c.N), tag + " db alone");
   }
 }
 
@@ -327,6 +331,27 @@ TEMPLATE_TEST_CASE("cuda batch_norm forward matches the CPU in train and eval mo
       test::require_gpu_close(ye, rye, u, 8.0 * 4 * 0x1p-24 + u, "batch_norm eval " + s.str());
     }
   }
+}
+
+// One row per channel: the CPU keeps the biased variance (0) for the running statistics, where
+// cuDNN's unbiased rule would divide by rows - 1 = 0; the cuDNN path must step aside.
+TEST_CASE("cuda batch_norm train with one row per channel keeps finite running statistics", "[cuda][cudnn]") {
+  HRNET_REQUIRE_GPU();
+  const Shape s{1, 8, 1, 1};
+  const std::int64_t C = s.c();
+  auto [x, xf] = rnd<float>(s, 950, -2.f, 3.f);
+  const BnInputs p = bn_params(C, 955);
+  auto rm = to_cuda(p.rmean), rv = to_cuda(p.rvar);
+  auto sm = G<float>::empty(Shape{C}), si = G<float>::empty(Shape{C});
+  auto y = G<float>::empty(s);
+  gpu::batch_norm_forward_train(x, to_cuda(p.gamma), to_cuda(p.beta), rm, rv, y, sm, si, 0.1, 1e-5);
+  F rrm = p.rmean.clone(), rrv = p.rvar.clone(), rsm = F::empty(Shape{C}), rsi = F::empty(Shape{C}), ry = F::empty(s);
+  cpu::batch_norm_forward_train<float>(xf, p.gamma, p.beta, rrm, rrv, ry, rsm, rsi, 0.1, 1e-5);
+  // The mean of one value is exact; the rest are one double expression rounded once on each side.
+  test::require_gpu_close(sm, rsm, 0.0, 0.0, "one row: save_mean");
+  test::require_gpu_close(si, rsi, 0x1p-22, 0.0, "one row: save_invstd");
+  test::require_gpu_close(rm, rrm, 0x1p-22, 0.0, "one row: running_mean");
+  test::require_gpu_close(rv, rrv, 0x1p-22, 0.0, "one row: running_var");
 }
 
 TEMPLATE_TEST_CASE("cuda batch_norm backward accumulates like the CPU in train and eval mode", "[cuda][cudnn]", float,

@@ -421,8 +421,11 @@ TEMPLATE_TEST_CASE("cuda concat forward and backward match cpu", "[cuda]", float
       for (std::size_t j = 0; j < cs.size(); ++j) {
         dp.push_back(&xs[j].d.t);
         hp.push_back(&xs[j].h);
-        gdx.push_back(&dxs[j].d.t);
-        hdx.push_back(&dxs[j].h);
+        // A null gradient entry (the second of sets with three or more) occupies no channels of dy,
+        // as in cpu::concat_backward; its buffer must stay untouched.
+        const bool skip = cs.size() >= 3 && j == 1;
+        gdx.push_back(skip ? nullptr : &dxs[j].d.t);
+        hdx.push_back(skip ? nullptr : &dxs[j].h);
       }
       const Shape ys{N, C, H, W};
       auto y = upload(Tensor<T, CPU>::empty(ys), false);
@@ -545,6 +548,65 @@ TEMPLATE_TEST_CASE("cuda max_pool matches cpu", "[cuda]", float, half, bfloat16)
       cpu::max_pool_forward(x.h, yr, c.k, c.s, c.p);
       require_gpu_close(y.t, yr, 0.0, 0.0, label("max_pool_forward", ys, mis));  // a selection: exact
     }
+}
+
+// NaN positions equal, every other element within tolerance (require_close fails on any NaN).
+template <class T>
+void require_gpu_close_nan(const GT<T>& gpu, const CF& cpu, double rtol, double atol, const std::string& what) {
+  auto got = host_f32(gpu);
+  REQUIRE(got.shape() == cpu.shape());
+  auto a = CF::empty(got.shape()), e = CF::empty(got.shape());
+  std::int64_t nans = 0;
+  for (std::int64_t i = 0; i < got.numel(); ++i) {
+    INFO(what << ": element " << i << " got " << got[i] << " expected " << cpu[i]);
+    REQUIRE(std::isnan(got[i]) == std::isnan(cpu[i]));
+    nans += std::isnan(cpu[i]) ? 1 : 0;
+    a[i] = std::isnan(got[i]) ? 0.f : got[i];
+    e[i] = std::isnan(cpu[i]) ? 0.f : cpu[i];
+  }
+  INFO(what);
+  REQUIRE(nans > 0);  // the case must actually exercise NaN
+  require_close(a, e, rtol, atol, what);
+}
+
+TEMPLATE_TEST_CASE("cuda relu add and max_pool propagate NaN as the cpu backend", "[cuda]", float, half, bfloat16) {
+  HRNET_REQUIRE_GPU();
+  using T = TestType;
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  for (bool mis : {false, true}) {
+    const Shape s{2, 16, 6, 7};
+    auto h = random_tensor<T>(s, 1100);
+    for (std::int64_t i = 0; i < h.numel(); i += 29) h[i] = convert<T>(nan);
+    auto x = Pair<T>{upload(h, mis), cast<float>(h)};
+    // relu forward: NaN stays NaN
+    auto y = upload(Tensor<T, CPU>::empty(s), mis);
+    gpu::relu_forward(x.d.t, y.t);
+    auto yr = CF::empty(s);
+    cpu::relu_forward(x.h, yr);
+    require_gpu_close_nan(y.t, yr, 0.0, 0.0, label("relu_forward NaN", s, mis));
+    // relu backward: a NaN y passes the gradient
+    auto dy = make<T>(s, 1101, mis), dx = make<T>(s, 1102, mis);
+    gpu::relu_backward(x.d.t, dy.d.t, dx.d.t);
+    cpu::relu_backward(x.h, dy.h, dx.h);
+    require_gpu_close(dx.d.t, dx.h, unit_roundoff<T>(), sub_atol<T>(), label("relu_backward NaN", s, mis));
+    // add (+ relu): NaN propagates
+    auto z = make<T>(s, 1103, mis);
+    auto sum = upload(Tensor<T, CPU>::empty(s), mis), sum_relu = upload(Tensor<T, CPU>::empty(s), mis);
+    gpu::add_forward<T>({&z.d.t, &x.d.t}, sum.t);
+    gpu::add_relu_forward<T>({&z.d.t, &x.d.t}, sum_relu.t);
+    auto ref = CF::empty(s), ref_relu = CF::empty(s);
+    cpu::add_forward<float>({&z.h, &x.h}, ref);
+    cpu::relu_forward(ref, ref_relu);
+    require_gpu_close_nan(sum.t, ref, unit_roundoff<T>(), sum_atol<T>(2), label("add_forward NaN", s, mis));
+    require_gpu_close_nan(sum_relu.t, ref_relu, unit_roundoff<T>(), sum_atol<T>(2), label("add_relu_forward NaN", s, mis));
+    // max pool: NaN wins its window
+    const Shape ps{2, 16, 3, 4};
+    auto p = upload(Tensor<T, CPU>::empty(ps), mis);
+    gpu::max_pool_forward(x.d.t, p.t, 3, 2, 1);
+    auto pr = CF::empty(ps);
+    cpu::max_pool_forward(x.h, pr, 3, 2, 1);
+    require_gpu_close_nan(p.t, pr, 0.0, 0.0, label("max_pool_forward NaN", ps, mis));
+  }
 }
 
 TEMPLATE_TEST_CASE("cuda nchw and nhwc transposes match the host conversion", "[cuda]", float, half, bfloat16) {

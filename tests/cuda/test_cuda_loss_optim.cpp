@@ -379,13 +379,22 @@ void check_masked_mse(const Shape& s, std::uint64_t seed) {
   CHECK(std::abs(double(scalar_of(loss)) - double(ref[0])) <=
         (reduce_bound(pred.numel(), double(ref[0]) * n) + 4 * kU * double(ref[0]) * n) / n);
   CHECK(same_bits(scalar_of(loss), scalar_of(loss2)));
+  // the scalar path (pointers off 16-byte boundaries) has the same partition and order
+  auto [pred_owner, pred_mis] = misaligned_copy(to_cpu(pred));
+  auto [gt_owner, gt_mis] = misaligned_copy(to_cpu(gt));
+  auto loss_mis = G<float>::empty({});
+  gpu::masked_mse_forward(pred_mis, gt_mis, mask, loss_mis);
+  CHECK(same_bits(scalar_of(loss), scalar_of(loss_mis)));
   // backward: dpred += 2 dloss / n * (pred - gt) * mask, starting from random values
   auto dloss = to_cuda(F::full({}, 1.25f));
   auto [dpred, dref] = test::random_pair<T>(s, seed + 3);
+  auto [dpred_owner, dpred_mis] = misaligned_copy(to_cpu(dpred));  // the same start, for the scalar path
   gpu::masked_mse_backward(pred, gt, mask, dloss, dpred);
+  gpu::masked_mse_backward(pred_mis, gt_mis, mask, dloss, dpred_mis);
   cpu::masked_mse_backward<float>(pf, gf, mf, to_cpu(dloss), dref);
   // one rounding to T of the result, plus fp32 contraction differences (2u of |dpred| <= 1 + |grad|)
   test::require_gpu_close(dpred, dref, unit_roundoff<T>(), 4 * kU, "dpred");
+  test::require_gpu_close(dpred_mis, dref, unit_roundoff<T>(), 4 * kU, "dpred, scalar path");
 }
 }  // namespace
 #endif
@@ -503,8 +512,14 @@ TEST_CASE("cuda weighted_mean_sum forward and backward match cpu", "[cuda][loss]
     std::vector<F> dxf;
     std::vector<G<float>*> dxp;
     std::vector<F*> dfp;
+    std::vector<G<float>> owners;
     for (int i = 0; i < terms; ++i) {
       auto [d, f] = test::random_pair<float>(xf[std::size_t(i)].shape(), 90 + std::uint64_t(i));
+      if (i == 3) {  // a gradient off a 16-byte boundary: the scalar path
+        auto [owner, mis] = misaligned_copy(f);
+        owners.push_back(owner);
+        d = mis;
+      }
       dx.push_back(d);
       dxf.push_back(f);
     }
