@@ -16,6 +16,8 @@ namespace {
 
 constexpr std::int64_t kBlock = 8;  // refine's pruning tile (pixels)
 constexpr std::int64_t kSuper = 4;  // blocks per superblock side
+constexpr std::int64_t kSB = kSuper * kSuper;  // blocks per superblock
+static_assert(kSuper == 4, "HeatmapParser::sblock_index (group.hpp) assumes 4x4 blocks per superblock");
 
 // Largest of n floats, NaN ignored (-inf when there is none).
 inline float max_ignoring_nan(const float* a, std::int64_t n) {
@@ -96,6 +98,13 @@ void region_bounds(const float* bm, const float* lo, const float* hi, std::int64
     ub[j] = region_bound(bm[j], lo + j, hi + j, stride, prev, T, &e);
     empty[j] = e ? 1 : 0;
   }
+}
+
+// region_bounds of the kSB blocks of one superblock (arrays by superblock, see sblock_index).
+inline void superblock_bounds(const float* bm, const float* lo, const float* hi, std::int64_t stride, const float* prev,
+                              std::int64_t T, float (&ub)[kSB], unsigned char (&empty)[kSB]) {
+  for (std::int64_t j = 0; j < kSB; j += kSuper)  // (one call per block row)
+    region_bounds(bm + j, lo + j, hi + j, stride, prev, T, kSuper, ub + j, empty + j);
 }
 
 // The scores of a block of `rows` x n pixels (rows of the maps `stride` pixels apart) into
@@ -293,16 +302,24 @@ void HeatmapParser::find_candidates(const PoseMaps& m) {
         unsigned hot = 0;  // rows with a value above the threshold
 #if defined(__SSE2__)
         if (x1 - x0 == 8) {
-          __m128 acc = _mm_set1_ps(ninf);
+          // The maximum first (two operations per half row: the pass is memory-bound); the rows
+          // above the threshold only in blocks whose maximum is (NaN is in neither).
+          __m128 acc0 = _mm_set1_ps(ninf), acc1 = acc0;
           for (std::int64_t r = 0; r < rows; ++r) {
             const float* c = det + (ya + r) * W + x0;
-            const __m128 a = _mm_loadu_ps(c), b = _mm_loadu_ps(c + 4);
-            acc = _mm_max_ps(b, _mm_max_ps(a, acc));  // NaN lanes keep acc
-            hot |= (_mm_movemask_ps(_mm_or_ps(_mm_cmpgt_ps(a, t), _mm_cmpgt_ps(b, t))) != 0 ? 1u : 0u) << r;
+            acc0 = _mm_max_ps(_mm_loadu_ps(c), acc0);  // NaN lanes keep acc
+            acc1 = _mm_max_ps(_mm_loadu_ps(c + 4), acc1);
           }
+          __m128 acc = _mm_max_ps(acc0, acc1);
           acc = _mm_max_ps(acc, _mm_shuffle_ps(acc, acc, _MM_SHUFFLE(1, 0, 3, 2)));
           acc = _mm_max_ps(acc, _mm_shuffle_ps(acc, acc, _MM_SHUFFLE(2, 3, 0, 1)));
           bmax = _mm_cvtss_f32(acc);
+          if (bmax > thr)
+            for (std::int64_t r = 0; r < rows; ++r) {
+              const float* c = det + (ya + r) * W + x0;
+              const __m128 a = _mm_loadu_ps(c), b = _mm_loadu_ps(c + 4);
+              hot |= (_mm_movemask_ps(_mm_or_ps(_mm_cmpgt_ps(a, t), _mm_cmpgt_ps(b, t))) != 0 ? 1u : 0u) << r;
+            }
         } else
 #endif
         {
@@ -443,10 +460,17 @@ void HeatmapParser::adjust(const PoseMaps& m) {
 void HeatmapParser::prepare_blocks(const PoseMaps& m, std::int64_t k) {
   const std::int64_t T = m.tag_dim, nb = bw_ * bh_, ns = sw_ * sh_;
   const float* block_max = all_block_max_.data() + k * nb;
-  super_max_.assign(static_cast<std::size_t>(ns), -std::numeric_limits<float>::infinity());
+  const float ninf = -std::numeric_limits<float>::infinity();
+  super_max_.assign(static_cast<std::size_t>(ns), ninf);
+  // block maxima by superblock (kSB entries each, row-major inside; blocks past the map edge: -inf)
+  sblock_max_.assign(static_cast<std::size_t>(ns * kSB), ninf);
   for (std::int64_t by = 0; by < bh_; ++by) {
     float* sm = super_max_.data() + (by / kSuper) * sw_;
-    for (std::int64_t bx = 0; bx < bw_; ++bx) sm[bx / kSuper] = std::max(sm[bx / kSuper], block_max[by * bw_ + bx]);
+    for (std::int64_t bx = 0; bx < bw_; ++bx) {
+      const float v = block_max[by * bw_ + bx];
+      sm[bx / kSuper] = std::max(sm[bx / kSuper], v);
+      sblock_max_[static_cast<std::size_t>(sblock_index(by, bx))] = v;
+    }
   }
   strip_ready_.assign(static_cast<std::size_t>(sh_), 0);
   strips_left_ = sh_;
@@ -454,8 +478,8 @@ void HeatmapParser::prepare_blocks(const PoseMaps& m, std::int64_t k) {
   for (std::int64_t sy = 0; sy < sh_; ++sy)  // flat index of each superblock's top-left pixel
     for (std::int64_t sx = 0; sx < sw_; ++sx)
       super_first_[static_cast<std::size_t>(sy * sw_ + sx)] = sy * kSuper * kBlock * m.width + sx * kSuper * kBlock;
-  block_tag_lo_.resize(static_cast<std::size_t>(nb * T));
-  block_tag_hi_.resize(static_cast<std::size_t>(nb * T));
+  block_tag_lo_.resize(static_cast<std::size_t>(ns * kSB * T));
+  block_tag_hi_.resize(static_cast<std::size_t>(ns * kSB * T));
   super_tag_lo_.resize(static_cast<std::size_t>(ns * T));
   super_tag_hi_.resize(static_cast<std::size_t>(ns * T));
   super_ub_.resize(static_cast<std::size_t>(ns));
@@ -469,15 +493,16 @@ void HeatmapParser::prepare_strip(const PoseMaps& m, std::int64_t k, std::int64_
   const std::int64_t H = m.height, W = m.width, T = m.tag_dim;
   const float inf = std::numeric_limits<float>::infinity();
   const std::int64_t full = W / kBlock;  // blocks with all kBlock columns
-  const std::int64_t nb = bw_ * bh_, ns = sw_ * sh_;
+  const std::int64_t ns = sw_ * sh_, nsb = ns * kSB;
+  // block ranges of dimension t: lo[t * nsb + sblock_index(by, bx)] (by superblock, by dimension,
+  // for region_bounds); blocks past the map edge stay empty (lo > hi)
+  float* lo = block_tag_lo_.data();
+  float* hi = block_tag_hi_.data();
+  for (std::int64_t t = 0; t < T; ++t) {
+    std::fill(lo + t * nsb + sy * sw_ * kSB, lo + t * nsb + (sy + 1) * sw_ * kSB, inf);
+    std::fill(hi + t * nsb + sy * sw_ * kSB, hi + t * nsb + (sy + 1) * sw_ * kSB, -inf);
+  }
   for (std::int64_t by = sy * kSuper; by < std::min((sy + 1) * kSuper, bh_); ++by) {
-    // block row by of dimension t: lo[t * nb + bx] (stored by dimension for region_bounds)
-    float* lo = block_tag_lo_.data() + by * bw_;
-    float* hi = block_tag_hi_.data() + by * bw_;
-    for (std::int64_t t = 0; t < T; ++t) {
-      std::fill(lo + t * nb, lo + t * nb + bw_, inf);
-      std::fill(hi + t * nb, hi + t * nb + bw_, -inf);
-    }
     std::int64_t first_scalar = 0;  // blocks from here on go through the scalar loop
 #if defined(__SSE2__)
     if (T == 2) {  // 4 vectors of 2 interleaved pixels per block row: lanes (0, 2) dim 0, (1, 3) dim 1
@@ -497,35 +522,37 @@ void HeatmapParser::prepare_strip(const PoseMaps& m, std::int64_t k, std::int64_
         float l[4], h[4];
         _mm_storeu_ps(l, vlo);
         _mm_storeu_ps(h, vhi);
-        lo[bx] = l[0];
-        lo[nb + bx] = l[1];
-        hi[bx] = h[0];
-        hi[nb + bx] = h[1];
+        const std::int64_t e = sblock_index(by, bx);
+        lo[e] = l[0];
+        lo[nsb + e] = l[1];
+        hi[e] = h[0];
+        hi[nsb + e] = h[1];
       }
       first_scalar = full;
     }
 #endif
     for (std::int64_t y = by * kBlock; y < std::min((by + 1) * kBlock, H); ++y) {
       const float* tag = m.tags.data() + (k * H + y) * W * T;
-      for (std::int64_t x = first_scalar * kBlock; x < W; ++x)
+      for (std::int64_t x = first_scalar * kBlock; x < W; ++x) {
+        const std::int64_t e = sblock_index(by, x / kBlock);
         for (std::int64_t t = 0; t < T; ++t) {
           const float v = tag[x * T + t];
-          float& l = lo[t * nb + x / kBlock];
-          float& h = hi[t * nb + x / kBlock];
+          float& l = lo[t * nsb + e];
+          float& h = hi[t * nsb + e];
           l = v < l ? v : l;
           h = v > h ? v : h;
         }
+      }
     }
   }
   for (std::int64_t sx = 0; sx < sw_; ++sx) {
     const std::int64_t sb = sy * sw_ + sx;
     for (std::int64_t t = 0; t < T; ++t) {
       float slo = inf, shi = -inf;
-      for (std::int64_t by = sy * kSuper; by < std::min((sy + 1) * kSuper, bh_); ++by)
-        for (std::int64_t bx = sx * kSuper; bx < std::min((sx + 1) * kSuper, bw_); ++bx) {
-          slo = std::min(slo, block_tag_lo_[static_cast<std::size_t>(t * nb + by * bw_ + bx)]);
-          shi = std::max(shi, block_tag_hi_[static_cast<std::size_t>(t * nb + by * bw_ + bx)]);
-        }
+      for (std::int64_t j = 0; j < kSB; ++j) {
+        slo = std::min(slo, lo[t * nsb + sb * kSB + j]);
+        shi = std::max(shi, hi[t * nsb + sb * kSB + j]);
+      }
       super_tag_lo_[static_cast<std::size_t>(t * ns + sb)] = slo;
       super_tag_hi_[static_cast<std::size_t>(t * ns + sb)] = shi;
     }
@@ -572,7 +599,6 @@ void HeatmapParser::refine(const PoseMaps& m) {
   for (std::int64_t k = 0; k < J; ++k) {
     bool prepared = false;
     const float* det = m.heatmaps.data() + k * H * W;
-    const float* block_max = all_block_max_.data() + k * bw_ * bh_;  // from find_candidates
     const float* tagk = m.tags.data() + k * H * W * T;
     for (std::int64_t q = 0; q < people_; ++q) {
       float* row = joints_.data() + (q * J + k) * R;
@@ -614,39 +640,53 @@ void HeatmapParser::refine(const PoseMaps& m) {
       const unsigned char* sempty = super_empty_.data();
       region_bounds(sm, super_tag_lo_.data(), super_tag_hi_.data(), ns, prev, T, ns, super_ub_.data(), super_empty_.data());
       super_list_.clear();
-      for (std::int64_t sb = 0; sb < ns; ++sb) {
-        // may_win(bound), then may_win(heatmap maximum): the bound of a superblock whose strip was
-        // not needed is stale
+      // may_win(bound), then may_win(heatmap maximum): the bound of a superblock whose strip was
+      // not needed is stale
+      auto list_super = [&](std::int64_t sb) {
         const std::int64_t first = super_first_[static_cast<std::size_t>(sb)];
-        if (sempty[sb] || !may_win(sub[sb], first) || !may_win(sm[sb], first)) continue;
+        if (sempty[sb] || !may_win(sub[sb], first) || !may_win(sm[sb], first)) return;
         super_list_.emplace_back(sub[sb], sb);
+      };
+      std::int64_t sb0 = 0;
+#if defined(__SSE2__)
+      if (found) {  // four at a time, past those below the best (may_win needs both >= best_v)
+        const __m128 b = _mm_set1_ps(best_v);
+        for (; sb0 + 4 <= ns; sb0 += 4) {
+          unsigned pass = static_cast<unsigned>(
+              _mm_movemask_ps(_mm_and_ps(_mm_cmpge_ps(_mm_loadu_ps(sub + sb0), b), _mm_cmpge_ps(_mm_loadu_ps(sm + sb0), b))));
+          for (std::int64_t sb = sb0; pass; ++sb, pass >>= 1)
+            if (pass & 1u) list_super(sb);
+        }
       }
+#endif
+      for (std::int64_t sb = sb0; sb < ns; ++sb) list_super(sb);
       std::sort(super_list_.begin(), super_list_.end(),
                 [](const std::pair<float, std::int64_t>& a, const std::pair<float, std::int64_t>& b) {
                   return a.first > b.first || (a.first == b.first && a.second < b.second);
                 });
-      const std::int64_t nb = bw_ * bh_;
+      const std::int64_t nsb = ns * kSB;
       for (const auto& [ub, sb] : super_list_) {
         if (found && ub < best_v) break;  // the rest are bounded lower still
         const std::int64_t sx = sb % sw_, sy = sb / sw_;
-        const std::int64_t bx0 = sx * kSuper, bx1 = std::min((sx + 1) * kSuper, bw_);
-        for (std::int64_t by = sy * kSuper; by < std::min((sy + 1) * kSuper, bh_); ++by) {
-          float bub[kSuper];  // this superblock row's block bounds, computed together
-          unsigned char bempty[kSuper];
-          region_bounds(block_max + by * bw_ + bx0, block_tag_lo_.data() + by * bw_ + bx0,
-                        block_tag_hi_.data() + by * bw_ + bx0, nb, prev, T, bx1 - bx0, bub, bempty);
-          for (std::int64_t bx = bx0; bx < bx1; ++bx) {
+        float bub[kSB];  // the superblock's block bounds, computed together (row-major)
+        unsigned char bempty[kSB];
+        superblock_bounds(sblock_max_.data() + sb * kSB, block_tag_lo_.data() + sb * kSB,
+                          block_tag_hi_.data() + sb * kSB, nsb, prev, T, bub, bempty);
+        for (std::int64_t j = 0; j < kSB; ++j) {
+          {  // block j of the superblock
+            const std::int64_t by = sy * kSuper + j / kSuper, bx = sx * kSuper + j % kSuper;
+            if (bempty[j]) continue;  // also every block past the map edge
             const std::int64_t x0 = bx * kBlock, i0 = by * kBlock * W + x0;
-            if (bempty[bx - bx0] || !may_win(bub[bx - bx0], i0)) continue;
+            if (!may_win(bub[j], i0)) continue;
             const std::int64_t n = std::min(x0 + kBlock, W) - x0, rows = std::min(kBlock, H - by * kBlock);
             float vals[kBlock * kBlock];
             const float block_best = block_scores(det + i0, tagk + i0 * T, W, prev, rows, n, T, vals);
             if (!may_win(block_best, i0)) continue;
             // The block's arg-max (first in row-major = flat index order; NaN never equals it).
             for (std::int64_t r = 0, hit = 0; r < rows && !hit; ++r)
-              for (std::int64_t j = 0; j < n; ++j)
-                if (vals[r * kBlock + j] == block_best) {
-                  consider(block_best, i0 + r * W + j);
+              for (std::int64_t c = 0; c < n; ++c)
+                if (vals[r * kBlock + c] == block_best) {
+                  consider(block_best, i0 + r * W + c);
                   hit = 1;
                   break;
                 }

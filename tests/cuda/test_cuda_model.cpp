@@ -127,6 +127,24 @@ TEST_CASE("autograd ops on CUDA match the CPU, forward and backward", "[cuda][op
     test::require_close(to_cpu(rmg), rmc, 1e-5, 1e-6, "running_mean");
     test::require_close(to_cpu(rvg), rvc, 1e-5, 1e-6, "running_var");
   }
+  for (bool with_residual : {true, false}) {
+    // fused on CUDA (training mode), the composition batch_norm + add + relu on the CPU
+    const auto rm = r({13}, 45), rv = test::random_tensor<float>({13}, 46, 0.5f, 2.0f);
+    auto rmc = rm.clone(), rvc = rv.clone();
+    auto rmg = to_cuda(rm), rvg = to_cuda(rv);
+    std::vector<Tensor<float, CPU>> in{r({3, 13, 5, 7}, 47), r({13}, 48), r({13}, 49)};
+    if (with_residual) in.push_back(r({3, 13, 5, 7}, 50));
+    check_op(std::string("batch_norm_add_relu") + (with_residual ? "" : " without residual"), in, [&](auto& v) {
+      using V = std::decay_t<decltype(v[0])>;
+      const V res = v.size() > 3 ? v[3] : V();
+      if constexpr (is_cpu<typename V::device_type>)
+        return ops::batch_norm_add_relu(v[0], v[1], v[2], rmc, rvc, res);
+      else
+        return ops::batch_norm_add_relu(v[0], v[1], v[2], rmg, rvg, res);
+    });
+    test::require_close(to_cpu(rmg), rmc, 1e-5, 1e-6, "running_mean after batch_norm_add_relu");
+    test::require_close(to_cpu(rvg), rvc, 1e-5, 1e-6, "running_var after batch_norm_add_relu");
+  }
   {
     auto labels = Tensor<std::int64_t, CPU>::from_vector({5}, {0, 9, 3, 3, 7});
     for (double smoothing : {0.0, 0.1})

@@ -43,7 +43,7 @@ class ClsHighResolutionNet : public nn::Module<T, D> {
     std::vector<Var<T, D>> ys = trunk_->forward(x);
     Var<T, D> h = (*incre_[0])(ys[0]);
     for (int i = 0; i < 3; ++i) h = ops::add((*incre_[i + 1])(ys[i + 1]), downsamp_[i]->forward(h));
-    h = ops::relu((*final_bn_)((*final_conv_)(h)));
+    h = final_bn_->forward_add_relu((*final_conv_)(h));
     return (*classifier_)(ops::global_avg_pool(h));
   }
   Var<T, D> operator()(const Var<T, D>& x) { return forward(x); }
@@ -78,7 +78,7 @@ class ClsHighResolutionNet : public nn::Module<T, D> {
       this->register_module("0", conv);
       this->register_module("1", bn);
     }
-    Var<T, D> forward(const Var<T, D>& x) { return ops::relu(bn(conv(x))); }
+    Var<T, D> forward(const Var<T, D>& x) { return bn.forward_add_relu(conv(x)); }
     nn::Conv2d<T, D, 3> conv;
     nn::BatchNorm2d<T, D> bn;
   };

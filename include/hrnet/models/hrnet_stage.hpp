@@ -227,8 +227,8 @@ class HRNetTrunk : public nn::Module<T, D> {
   }
   // The stage-4 outputs, highest resolution first.
   std::vector<Var<T, D>> forward(const Var<T, D>& x) {
-    Var<T, D> y = ops::relu(bn1_(conv1_(x)));
-    y = ops::relu(bn2_(conv2_(y)));
+    Var<T, D> y = bn1_.forward_add_relu(conv1_(x));
+    y = bn2_.forward_add_relu(conv2_(y));
     std::vector<Var<T, D>> ys{layer1_(y)};
     for (std::size_t s = 0; s < stages_.size(); ++s) ys = stages_[s]->forward(transitions_[s]->forward(ys));
     return ys;

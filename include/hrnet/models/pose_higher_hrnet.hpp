@@ -106,7 +106,7 @@ class PoseHigherResolutionNet : public nn::Module<T, D> {
     }
     Var<T, D> forward(const Var<T, D>& x) {
       Var<T, D> y = up4 ? (*up4)(x) : up3 ? (*up3)(x) : (*up2)(x);
-      y = ops::relu(bn(y));
+      y = bn.forward_add_relu(y);
       for (auto& b : blocks) y = (*b)(y);
       return y;
     }

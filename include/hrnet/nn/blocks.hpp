@@ -32,10 +32,10 @@ class BasicBlock : public UnaryModule<T, D> {
                               << "): the residual needs a downsample shortcut");
   }
   Var<T, D> forward(const Var<T, D>& x) override {
-    Var<T, D> out = ops::relu(bn1(conv1(x)));
-    out = bn2(conv2(out));
+    Var<T, D> out = bn1.forward_add_relu(conv1(x));
+    out = conv2(out);
     Var<T, D> residual = downsample ? (*downsample)(x) : x;
-    return ops::relu(ops::add(out, residual));
+    return bn2.forward_add_relu(out, residual);
   }
   using UnaryModule<T, D>::operator();
   std::int64_t macs(std::int64_t& h, std::int64_t& w) const override {
@@ -78,11 +78,11 @@ class Bottleneck : public UnaryModule<T, D> {
                               << "): the residual needs a downsample shortcut");
   }
   Var<T, D> forward(const Var<T, D>& x) override {
-    Var<T, D> out = ops::relu(bn1(conv1(x)));
-    out = ops::relu(bn2(conv2(out)));
-    out = bn3(conv3(out));
+    Var<T, D> out = bn1.forward_add_relu(conv1(x));
+    out = bn2.forward_add_relu(conv2(out));
+    out = conv3(out);
     Var<T, D> residual = downsample ? (*downsample)(x) : x;
-    return ops::relu(ops::add(out, residual));
+    return bn3.forward_add_relu(out, residual);
   }
   using UnaryModule<T, D>::operator();
   std::int64_t macs(std::int64_t& h, std::int64_t& w) const override {

@@ -17,9 +17,8 @@ class ConvBN : public Module<T, D> {
     this->register_module("1", bn);
   }
   Var<T, D> forward(const Var<T, D>& x) {
-    Var<T, D> y = bn(conv(x));
-    if constexpr (A == Act::ReLU) return ops::relu(y);
-    else return y;
+    if constexpr (A == Act::ReLU) return bn.forward_add_relu(conv(x));
+    else return bn(conv(x));
   }
   Var<T, D> operator()(const Var<T, D>& x) { return forward(x); }
   std::int64_t macs(std::int64_t& h, std::int64_t& w) const { return conv.macs(h, w); }

@@ -116,6 +116,14 @@ class BatchNorm2d : public Module<T, D> {
     return y;
   }
   Var<T, D> operator()(const Var<T, D>& x) { return forward(x); }
+  // relu(bn(x) + residual), or relu(bn(x)) without a residual: fused on CUDA in training mode.
+  Var<T, D> forward_add_relu(const Var<T, D>& x, const Var<T, D>& residual = Var<T, D>()) {
+    const bool training = this->is_training();
+    Var<T, D> y = ops::batch_norm_add_relu(x, weight, bias, running_mean, running_var, residual,
+                                           {training, momentum_, eps_});
+    if (training) ++num_batches_tracked;
+    return y;
+  }
 
   Var<T, D> weight, bias;
   Tensor<T, D> running_mean, running_var;

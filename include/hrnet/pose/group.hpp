@@ -27,7 +27,10 @@
 // arg-max, the hot loop, is a branch-and-bound search: it starts from the joint's NMS peaks and
 // skips every 32x32 superblock and 8x8 block whose heatmap maximum, minus the rounded distance from
 // the person's tag to the region's tag range, cannot beat the best score so far (tag ranges are
-// computed once per joint, on demand). Worst case (tags without spatial coherence) is the full scan.
+// computed once per joint, on demand; block summaries are stored superblock by superblock, so one
+// superblock's 16 block bounds come from contiguous memory). Worst case (tags without spatial
+// coherence) is the full scan. At 512x512 the pass over all det and tag maps (about 53 MB for 17
+// joints with T = 2) is a large part of the time: it is memory-bound.
 #pragma once
 #include <array>
 #include <cstdint>
@@ -97,6 +100,11 @@ class HeatmapParser {
   void refine(const PoseMaps& m);
   void prepare_blocks(const PoseMaps& m, std::int64_t k);  // for the joint being refined
   void prepare_strip(const PoseMaps& m, std::int64_t k, std::int64_t sy);
+  // position of 8x8 block (by, bx) in the superblock-major block arrays: superblock, then
+  // row-major inside it (4x4 blocks per superblock)
+  std::int64_t sblock_index(std::int64_t by, std::int64_t bx) const {
+    return ((by / 4) * sw_ + bx / 4) * 16 + (by % 4) * 4 + bx % 4;
+  }
 
   GroupParams p_;
   std::vector<std::int64_t> order_;
@@ -119,6 +127,7 @@ class HeatmapParser {
   std::int64_t bw_ = 0, bh_ = 0, sw_ = 0, sh_ = 0;
   // (tag ranges stored by dimension: lo[t * count + region], for four-at-a-time bounds)
   std::vector<float> all_block_max_;  // every joint's, from find_candidates
+  std::vector<float> sblock_max_;  // the joint being refined's, by superblock (sblock_index)
   std::vector<float> block_tag_lo_, block_tag_hi_;
   std::vector<float> super_max_, super_tag_lo_, super_tag_hi_, super_ub_;
   std::vector<unsigned char> super_empty_;
