@@ -14,17 +14,18 @@ namespace {
 void usage() {
   std::puts(
       "usage: infer_pose --cfg FILE --weights W.safetensors --image IN.jpg [--out OUT.png] [--json OUT.json]\n"
-      "                  [--no-flip] [--min-score S]\n"
+      "                  [--no-flip] [--min-score S] [--device cpu|cuda]\n"
       "Detects people and their keypoints (bottom-up: heatmaps + associative-embedding grouping).\n"
       "  --out        the image with each person's skeleton drawn in its own colour (PNG)\n"
       "  --json       [{\"score\": s, \"keypoints\": [[x, y, value], ...]}, ...] in image pixels\n"
       "  --min-score  joints below this heatmap value are not drawn (default 0.1)\n"
-      "  --no-flip    no flip test (default: TEST.FLIP_TEST of the config)");
+      "  --no-flip    no flip test (default: TEST.FLIP_TEST of the config)\n"
+      "  --device     where the network runs: cpu (default) or cuda (needs a CUDA build and a GPU)");
 }
 }  // namespace
 
 int main(int argc, char** argv) try {
-  std::string cfg_path, weights, image, out, json;
+  std::string cfg_path, weights, image, out, json, device = "cpu";
   bool no_flip = false;
   float min_score = 0.1f;
   cli::Args args(argc, argv);
@@ -37,6 +38,7 @@ int main(int argc, char** argv) try {
     else if (a == "--out") out = args.value();
     else if (a == "--json") json = args.value();
     else if (a == "--no-flip") no_flip = args.flag();
+    else if (a == "--device") device = args.value();
     else if (a == "--min-score") min_score = static_cast<float>(args.number());
     else args.unknown();
   }
@@ -44,7 +46,8 @@ int main(int argc, char** argv) try {
     throw ValueError("--cfg, --weights and --image are required (see --help)");
   setenv("OMP_WAIT_POLICY", "PASSIVE", 0);
   const auto cfg = models::load_experiment_config(cfg_path);
-  pose::PoseEstimator est(cfg, weights);
+  if (device != "cpu" && device != "cuda") throw ValueError("--device must be cpu or cuda, got '" + device + "'");
+  pose::PoseEstimator est(cfg, weights, device == "cuda" ? pose::InferenceDevice::Cuda : pose::InferenceDevice::Cpu);
   if (no_flip) est.options().flip = false;
   data::Image img = data::read_image(image);
   const auto people = est.estimate(img);

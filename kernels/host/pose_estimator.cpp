@@ -57,31 +57,64 @@ InferenceOptions inference_options(const models::ExperimentConfig& cfg) {
   return o;
 }
 
-PoseEstimator::PoseEstimator(const models::ExperimentConfig& cfg, const std::filesystem::path& weights)
-    : owned_(std::make_unique<PoseNet>(models::pose_net_config(cfg))), net_(owned_.get()), opts_(inference_options(cfg)) {
-  train::load_weights(*owned_, weights);
+PoseEstimator::PoseEstimator(const models::ExperimentConfig& cfg, const std::filesystem::path& weights,
+                             InferenceDevice device)
+    : opts_(inference_options(cfg)) {
+  if (device == InferenceDevice::Cpu) {
+    owned_ = std::make_unique<PoseNet>(models::pose_net_config(cfg));
+    net_ = owned_.get();
+    train::load_weights(*owned_, weights);
+    return;
+  }
+#ifdef HRNET_WITH_CUDA
+  HRNET_CHECK(cuda::device_count() > 0, CudaError, "PoseEstimator: no CUDA device is visible on this machine");
+  cuda_net_ = std::make_unique<CudaPoseNet>(models::pose_net_config(cfg));
+  train::load_weights(*cuda_net_, weights);
+#else
+  HRNET_THROW(CudaError, "PoseEstimator: this hrnet library was built without CUDA (HRNET_WITH_CUDA=OFF)");
+#endif
 }
 PoseEstimator::PoseEstimator(PoseNet& net, InferenceOptions opts) : net_(&net), opts_(std::move(opts)) {}
 PoseEstimator::~PoseEstimator() = default;
 PoseEstimator::PoseEstimator(PoseEstimator&&) noexcept = default;
 PoseEstimator& PoseEstimator::operator=(PoseEstimator&&) noexcept = default;
 
-std::vector<PersonPose> PoseEstimator::estimate(const data::Image& img) const {
-  PoseNet& net = *net_;
+PoseNet& PoseEstimator::network() const {
+  HRNET_CHECK(net_, ValueError, "PoseEstimator::network: this estimator runs its network on CUDA");
+  return *net_;
+}
+
+namespace {
+// Eval mode and no gradients for one call, restoring the network's mode afterwards.
+template <class Net>
+std::vector<PersonPose> run_estimate(Net& net, const data::Image& img, const InferenceOptions& opts) {
+  using D = typename Net::device_type;
   const bool was_training = net.is_training();
   net.eval();
   struct Restore {
-    PoseNet& n;
+    Net& n;
     bool t;
     ~Restore() { n.train(t); }
   } restore{net, was_training};
   autograd::NoGradGuard no_grad;
   const PoseModel model = [&net](const Tensor<float, CPU>& x) {
     std::vector<Tensor<float, CPU>> outs;
-    for (auto& v : net.forward(Var<float, CPU>(x, false))) outs.push_back(v.value());
+    if constexpr (is_cpu<D>) {
+      for (auto& v : net.forward(Var<float, CPU>(x, false))) outs.push_back(v.value());
+    } else {
+      for (auto& v : net.forward(Var<float, D>(to_cuda(x), false))) outs.push_back(to_cpu(v.value()));
+    }
     return outs;
   };
-  return estimate_poses(img.pixels, img.height, img.width, model, opts_);
+  return estimate_poses(img.pixels, img.height, img.width, model, opts);
+}
+}  // namespace
+
+std::vector<PersonPose> PoseEstimator::estimate(const data::Image& img) const {
+#ifdef HRNET_WITH_CUDA
+  if (cuda_net_) return run_estimate(*cuda_net_, img, opts_);
+#endif
+  return run_estimate(*net_, img, opts_);
 }
 
 std::vector<eval::KeypointResult> coco_results(std::int64_t image_id, const std::vector<PersonPose>& people) {

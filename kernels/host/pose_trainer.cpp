@@ -174,14 +174,14 @@ PoseTrainResult train_pose(const PoseTrainOptions& opt) {
   std::ostream& out = opt.out ? *opt.out : std::cout;
   if (opt.device != "cpu") {
     HRNET_CHECK(opt.device == "cuda", ValueError, "--device must be cpu or cuda, got '" << opt.device << "'");
-    HRNET_THROW(ValueError, "--device cuda: the CUDA backend's ops have not landed yet (issue 3); train with --device cpu");
+    HRNET_THROW(ValueError, "--device cuda: train_pose does not drive the CUDA backend yet (its kernels exist; the "
+                            "GPU training loop comes with --amp and --dist); train with --device cpu");
   }
   HRNET_CHECK(!opt.amp, ValueError,
-              "--amp: mixed-precision training needs the CUDA backend (fp16/bf16 kernels), which has not landed yet; "
-              "run without --amp");
+              "--amp: mixed-precision training on the CUDA backend is not implemented yet; run without --amp");
   HRNET_CHECK(!opt.dist, ValueError,
-              "--dist: multi-GPU data parallel training needs the CUDA backend and NCCL, which have not landed yet; "
-              "run without --dist");
+              "--dist: multi-GPU data parallel training (CUDA backend + NCCL) is not implemented yet; run without "
+              "--dist");
 
   models::ExperimentConfig cfg = models::load_experiment_config(opt.cfg);
   HRNET_CHECK(cfg.family() == models::ConfigFamily::Pose, models::ConfigError,

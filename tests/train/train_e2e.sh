@@ -94,4 +94,12 @@ for flag in --amp --dist "--device cuda"; do
   if "$bin/train_pose" --cfg "$cfg" --datadir "$work/data" $flag > "$work/flag.log" 2>&1; then fail "$flag should fail clearly"; fi
   grep -q "CUDA backend" "$work/flag.log" || { cat "$work/flag.log"; fail "$flag: unclear error"; }
 done
+# valid_pose --device cuda: evaluates on a GPU; without one (or without CUDA) a clear error, not a crash.
+if "$bin/valid_pose" --cfg "$cfg" --datadir "$work/data" --weights "$work/a/final_state.safetensors" --device cuda \
+    > "$work/vcuda.log" 2>&1; then
+  grep -q "Average Recall" "$work/vcuda.log" || { cat "$work/vcuda.log"; fail "valid_pose --device cuda: no stats"; }
+else
+  grep -q "no CUDA device is visible\|built without CUDA" "$work/vcuda.log" ||
+    { cat "$work/vcuda.log"; fail "valid_pose --device cuda: unclear error"; }
+fi
 echo "PASS"

@@ -29,6 +29,10 @@
 namespace hrnet::pose {
 
 using PoseNet = models::PoseHigherResolutionNet<float, CPU>;
+using CudaPoseNet = models::PoseHigherResolutionNet<float, CUDA>;
+
+// Where the network runs; decoding (aggregation, grouping, refine) runs on the CPU either way.
+enum class InferenceDevice { Cpu, Cuda };
 
 // TEST.* / DATASET.* of an experiment file as inference options (WITH_HEATMAPS and WITH_AE are
 // combined with the LOSS flags, as the official code does).
@@ -38,7 +42,10 @@ class PoseEstimator {
  public:
   // Builds the network of `cfg` and loads `weights` (a weights file with the official names, or a
   // train_pose checkpoint); strict, errors name the offending keys.
-  PoseEstimator(const models::ExperimentConfig& cfg, const std::filesystem::path& weights);
+  // With InferenceDevice::Cuda the network runs on the current GPU (a CUDA build and a visible
+  // device are required; otherwise CudaError says which is missing).
+  PoseEstimator(const models::ExperimentConfig& cfg, const std::filesystem::path& weights,
+                InferenceDevice device = InferenceDevice::Cpu);
   // Runs a network someone else owns (e.g. the trainer's), which must outlive the estimator. The
   // network is switched to eval mode for each call and restored afterwards.
   PoseEstimator(PoseNet& net, InferenceOptions opts);
@@ -49,11 +56,14 @@ class PoseEstimator {
   std::vector<PersonPose> estimate(const data::Image& img) const;
   InferenceOptions& options() { return opts_; }
   const InferenceOptions& options() const { return opts_; }
-  PoseNet& network() const { return *net_; }
+  InferenceDevice device() const { return cuda_net_ ? InferenceDevice::Cuda : InferenceDevice::Cpu; }
+  // The CPU network (throws ValueError for an estimator running on CUDA).
+  PoseNet& network() const;
 
  private:
   std::unique_ptr<PoseNet> owned_;
   PoseNet* net_ = nullptr;
+  std::unique_ptr<CudaPoseNet> cuda_net_;
   InferenceOptions opts_;
 };
 
