@@ -68,13 +68,23 @@ PoseEstimator::PoseEstimator(const models::ExperimentConfig& cfg, const std::fil
   }
 #ifdef HRNET_WITH_CUDA
   HRNET_CHECK(cuda::device_count() > 0, CudaError, "PoseEstimator: no CUDA device is visible on this machine");
-  cuda_net_ = std::make_unique<CudaPoseNet>(models::pose_net_config(cfg));
+  cuda_owned_ = std::make_unique<CudaPoseNet>(models::pose_net_config(cfg));
+  cuda_net_ = cuda_owned_.get();
   train::load_weights(*cuda_net_, weights);
 #else
   HRNET_THROW(CudaError, "PoseEstimator: this hrnet library was built without CUDA (HRNET_WITH_CUDA=OFF)");
 #endif
 }
 PoseEstimator::PoseEstimator(PoseNet& net, InferenceOptions opts) : net_(&net), opts_(std::move(opts)) {}
+#ifdef HRNET_WITH_CUDA
+PoseEstimator::PoseEstimator(CudaPoseNet& net, InferenceOptions opts) : cuda_net_(&net), opts_(std::move(opts)) {}
+#endif
+InferenceDevice PoseEstimator::device() const {
+#ifdef HRNET_WITH_CUDA
+  if (cuda_net_) return InferenceDevice::Cuda;
+#endif
+  return InferenceDevice::Cpu;
+}
 PoseEstimator::~PoseEstimator() = default;
 PoseEstimator::PoseEstimator(PoseEstimator&&) noexcept = default;
 PoseEstimator& PoseEstimator::operator=(PoseEstimator&&) noexcept = default;

@@ -34,7 +34,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using T = float;
-using V = Var<T, CPU>;
 using Clock = std::chrono::steady_clock;
 
 double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
@@ -133,7 +132,8 @@ data::PoseAugmentation augmentation(const models::ExperimentConfig& cfg) {
 
 // The official ImageNet initialisation (PRETRAINED when INIT_WEIGHTS and the file exists, keys filtered
 // by PRETRAINED_LAYERS); our format is safetensors (convert .pth with convert_pth_to_safetensors.py).
-void load_pretrained(const models::ExperimentConfig& cfg, nn::Module<T, CPU>& model, std::ostream& out) {
+template <class D>
+void load_pretrained(const models::ExperimentConfig& cfg, nn::Module<T, D>& model, std::ostream& out) {
   if (!cfg.get_bool("MODEL.INIT_WEIGHTS")) return;
   const std::string file = cfg.get_string("MODEL.PRETRAINED");
   if (file.empty()) return;
@@ -168,15 +168,12 @@ void load_pretrained(const models::ExperimentConfig& cfg, nn::Module<T, CPU>& mo
   out << "loaded " << keep.tensors.size() << " pretrained tensors from " << p.string() << "\n";
 }
 
-}  // namespace
-
-PoseTrainResult train_pose(const PoseTrainOptions& opt) {
+// The whole run on device D: the model, its gradients and the optimizer state live there; batches
+// are made on the host by the loader threads and uploaded.
+template <class D>
+PoseTrainResult train_pose_on(const PoseTrainOptions& opt) {
+  using V = Var<T, D>;
   std::ostream& out = opt.out ? *opt.out : std::cout;
-  if (opt.device != "cpu") {
-    HRNET_CHECK(opt.device == "cuda", ValueError, "--device must be cpu or cuda, got '" << opt.device << "'");
-    HRNET_THROW(ValueError, "--device cuda: train_pose does not drive the CUDA backend yet (its kernels exist; the "
-                            "GPU training loop comes with --amp and --dist); train with --device cpu");
-  }
   HRNET_CHECK(!opt.amp, ValueError,
               "--amp: mixed-precision training on the CUDA backend is not implemented yet; run without --amp");
   HRNET_CHECK(!opt.dist, ValueError,
@@ -193,7 +190,7 @@ PoseTrainResult train_pose(const PoseTrainOptions& opt) {
   if (opt.batch_size) cfg.set("TRAIN.IMAGES_PER_GPU", std::to_string(*opt.batch_size));
   if (cfg.get_bool("FP16.ENABLED"))
     out << "note: " << opt.cfg.string()
-        << " sets FP16.ENABLED; this CPU build trains in fp32 (mixed precision is --amp on CUDA)\n";
+        << " sets FP16.ENABLED; training runs in fp32 (mixed precision will be --amp on CUDA)\n";
 
   const std::string root = cfg.get_string("DATASET.ROOT");
   HRNET_CHECK(!root.empty(), models::ConfigError,
@@ -233,15 +230,15 @@ PoseTrainResult train_pose(const PoseTrainOptions& opt) {
 
   // Model and optimizer
   const models::PoseNetConfig net_cfg = models::pose_net_config(cfg);
-  models::PoseHigherResolutionNet<T, CPU> model(net_cfg);
+  models::PoseHigherResolutionNet<T, D> model(net_cfg);
   std::vector<V*> params = model.parameters();
   const std::string optimizer_name = cfg.get_string("TRAIN.OPTIMIZER");
   const double base_lr = cfg.get_double("TRAIN.LR");
-  std::unique_ptr<optim::Optimizer<T, CPU>> optimizer;
+  std::unique_ptr<optim::Optimizer<T, D>> optimizer;
   if (optimizer_name == "adam") {
-    optimizer = std::make_unique<optim::Adam<T, CPU>>(params, optim::AdamOptions{.lr = base_lr});
+    optimizer = std::make_unique<optim::Adam<T, D>>(params, optim::AdamOptions{.lr = base_lr});
   } else if (optimizer_name == "sgd") {
-    optimizer = std::make_unique<optim::SGD<T, CPU>>(
+    optimizer = std::make_unique<optim::SGD<T, D>>(
         params, optim::SGDOptions{.lr = base_lr, .momentum = cfg.get_double("TRAIN.MOMENTUM"),
                                   .weight_decay = cfg.get_double("TRAIN.WD"), .nesterov = cfg.get_bool("TRAIN.NESTEROV")});
   } else {
@@ -359,9 +356,13 @@ PoseTrainResult train_pose(const PoseTrainOptions& opt) {
       skipped_in_epoch += static_cast<std::int64_t>(item->warnings.size());
       if (!item->batch) continue;
       const data::PoseBatch& b = *item->batch;
+      auto on_device = [](const auto& t) {
+        if constexpr (is_cpu<D>) return t;
+        else return to_cuda(t);
+      };
 
       // forward, loss, backward, step (official do_train)
-      std::vector<V> outs = model.forward(V(b.images, false));
+      std::vector<V> outs = model.forward(V(on_device(b.images), false));
       HRNET_CHECK(outs.size() == aug.output_sizes.size(), ShapeError,
                   "the model has " << outs.size() << " outputs but DATASET.OUTPUT_SIZE has " << aug.output_sizes.size());
       std::vector<V> loss_inputs;
@@ -375,22 +376,24 @@ PoseTrainResult train_pose(const PoseTrainOptions& opt) {
                               << aug.output_sizes[static_cast<std::size_t>(i)]);
         const std::int64_t K = aug.num_joints;
         if (with_hm[static_cast<std::size_t>(i)])
-          loss_inputs.push_back(ops::masked_mse(ops::slice_channels(o, 0, K), b.heatmaps[static_cast<std::size_t>(i)],
-                                                b.masks[static_cast<std::size_t>(i)]));
+          loss_inputs.push_back(ops::masked_mse(ops::slice_channels(o, 0, K),
+                                                on_device(b.heatmaps[static_cast<std::size_t>(i)]),
+                                                on_device(b.masks[static_cast<std::size_t>(i)])));
         if (with_ae[static_cast<std::size_t>(i)]) {
-          auto ae = ops::ae_loss(ops::slice_channels(o, K, o.shape().c()), b.joints[static_cast<std::size_t>(i)], ae_type);
+          auto ae = ops::ae_loss(ops::slice_channels(o, K, o.shape().c()),
+                                 on_device(b.joints[static_cast<std::size_t>(i)]), ae_type);
           loss_inputs.push_back(ae.push);
           loss_inputs.push_back(ae.pull);
         }
       }
       V loss = ops::weighted_mean_sum(loss_inputs, terms.weights);
-      const double loss_v = static_cast<double>(loss.value()[0]);
+      const double loss_v = static_cast<double>(to_cpu(loss.value())[0]);  // on CUDA: the step's one sync
       HRNET_CHECK(std::isfinite(loss_v), ValueError,
                   "epoch " << epoch << " iteration " << it << ": the loss is " << loss_v
                            << " (diverged); the last good state is " << ckpt_path.string());
       std::vector<double> term_v(terms.names.size());
       for (std::size_t k = 0; k < loss_inputs.size(); ++k) {
-        const auto& t = loss_inputs[k].value();
+        const auto t = to_cpu(loss_inputs[k].value());
         double s = 0;
         for (std::int64_t e = 0; e < t.numel(); ++e) s += static_cast<double>(t[e]);
         term_v[k] = s / static_cast<double>(t.numel());  // unweighted batch mean, as the official log shows
@@ -496,6 +499,24 @@ PoseTrainResult train_pose(const PoseTrainOptions& opt) {
   result.best_ap = best_ap;
   result.last_epoch_loss = last_loss;
   return result;
+}
+
+}  // namespace
+
+PoseTrainResult train_pose(const PoseTrainOptions& opt) {
+  if (opt.device == "cpu") return train_pose_on<CPU>(opt);
+  HRNET_CHECK(opt.device == "cuda", ValueError, "--device must be cpu or cuda, got '" << opt.device << "'");
+  HRNET_CHECK(!opt.amp, ValueError,
+              "--amp: mixed-precision training on the CUDA backend is not implemented yet; run without --amp");
+  HRNET_CHECK(!opt.dist, ValueError,
+              "--dist: multi-GPU data parallel training (CUDA backend + NCCL) is not implemented yet; run without "
+              "--dist");
+#ifdef HRNET_WITH_CUDA
+  HRNET_CHECK(cuda::device_count() > 0, CudaError, "--device cuda: no CUDA device is visible on this machine");
+  return train_pose_on<CUDA>(opt);
+#else
+  HRNET_THROW(CudaError, "--device cuda: this hrnet library was built without CUDA (HRNET_WITH_CUDA=OFF)");
+#endif
 }
 
 }  // namespace hrnet::train

@@ -154,7 +154,7 @@ TEST_CASE("autograd ops on CUDA match the CPU, forward and backward", "[cuda][op
       });
     auto bad = Tensor<std::int64_t, CPU>::from_vector({5}, {0, 10, 3, 3, 7});
     Var<float, CUDA> logits(to_cuda(r({5, 10}, 30)));
-    test::check_throws<ValueError>([&] { ops::cross_entropy(logits, to_cuda(bad)); }, "label 10 of sample 1");
+    CHECK(std::isnan(to_cpu(ops::cross_entropy(logits, to_cuda(bad)).value())[0]));  // no throw, no stray read
   }
   {
     const auto gt = test::random_tensor<float>({2, 17, 8, 8}, 31, 0.f, 1.f);
@@ -186,7 +186,10 @@ TEST_CASE("autograd ops on CUDA match the CPU, forward and backward", "[cuda][op
       });
     joints.at(1, 0, 2, 0) = 48;  // outside 3*4*4
     Var<float, CUDA> tags(to_cuda(r({2, 3, 4, 4}, 38)));
-    test::check_throws<ValueError>([&] { ops::ae_loss(tags, to_cuda(joints)); }, "image 1, person 0, joint 2");
+    auto bad = ops::ae_loss(tags, to_cuda(joints));  // image 1 gets NaN, image 0 is unaffected
+    const auto push = to_cpu(bad.push.value());
+    CHECK(std::isfinite(push[0]));
+    CHECK(std::isnan(push[1]));
   }
   // forward-only ops
   const auto x = r({2, 5, 9, 7}, 39);

@@ -89,11 +89,20 @@ cp -r "$work/data" "$work/badjson" && echo '{"images": [' > "$work/badjson/annot
 expect_error badjson "person_keypoints_train2017.json"
 cp -r "$work/data" "$work/noimg" && rm "$work/noimg/train2017/$victim"
 expect_error noimg "$victim"
-for flag in --amp --dist "--device cuda"; do
+for flag in --amp --dist "--device cuda --amp"; do
   # shellcheck disable=SC2086
   if "$bin/train_pose" --cfg "$cfg" --datadir "$work/data" $flag > "$work/flag.log" 2>&1; then fail "$flag should fail clearly"; fi
   grep -q "CUDA backend" "$work/flag.log" || { cat "$work/flag.log"; fail "$flag: unclear error"; }
 done
+# train_pose --device cuda: trains on a GPU (one epoch, loss logged); without one, a clear error.
+if "$bin/train_pose" --cfg "$cfg" --datadir "$work/data" --device cuda --max_epochs 1 --output "$work/cuda" \
+    > "$work/tcuda.log" 2>&1; then
+  [ -s "$work/cuda/final_state.safetensors" ] || { cat "$work/tcuda.log"; fail "train_pose --device cuda: no weights"; }
+  grep -q "mean loss" "$work/tcuda.log" || { cat "$work/tcuda.log"; fail "train_pose --device cuda: no epoch line"; }
+else
+  grep -q "no CUDA device is visible\|built without CUDA" "$work/tcuda.log" ||
+    { cat "$work/tcuda.log"; fail "train_pose --device cuda: unclear error"; }
+fi
 # valid_pose --device cuda: evaluates on a GPU; without one (or without CUDA) a clear error, not a crash.
 if "$bin/valid_pose" --cfg "$cfg" --datadir "$work/data" --weights "$work/a/final_state.safetensors" --device cuda \
     > "$work/vcuda.log" 2>&1; then

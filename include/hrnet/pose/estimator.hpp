@@ -49,6 +49,9 @@ class PoseEstimator {
   // Runs a network someone else owns (e.g. the trainer's), which must outlive the estimator. The
   // network is switched to eval mode for each call and restored afterwards.
   PoseEstimator(PoseNet& net, InferenceOptions opts);
+#ifdef HRNET_WITH_CUDA
+  PoseEstimator(CudaPoseNet& net, InferenceOptions opts);
+#endif
   ~PoseEstimator();
   PoseEstimator(PoseEstimator&&) noexcept;
   PoseEstimator& operator=(PoseEstimator&&) noexcept;
@@ -56,14 +59,17 @@ class PoseEstimator {
   std::vector<PersonPose> estimate(const data::Image& img) const;
   InferenceOptions& options() { return opts_; }
   const InferenceOptions& options() const { return opts_; }
-  InferenceDevice device() const { return cuda_net_ ? InferenceDevice::Cuda : InferenceDevice::Cpu; }
+  InferenceDevice device() const;
   // The CPU network (throws ValueError for an estimator running on CUDA).
   PoseNet& network() const;
 
  private:
   std::unique_ptr<PoseNet> owned_;
   PoseNet* net_ = nullptr;
-  std::unique_ptr<CudaPoseNet> cuda_net_;
+#ifdef HRNET_WITH_CUDA  // a CUDA model type cannot even be destroyed in a build without CUDA kernels
+  std::unique_ptr<CudaPoseNet> cuda_owned_;
+  CudaPoseNet* cuda_net_ = nullptr;
+#endif
   InferenceOptions opts_;
 };
 
