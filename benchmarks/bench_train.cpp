@@ -26,9 +26,11 @@ void usage() {
   std::puts("usage: bench_train --cfg FILE [--batch N] [--size S] [--steps K] [--warmup W] [--device cpu|cuda] [--json FILE]\n"
             "Times training steps of the config's model on random data; prints img/s and peak memory.\n"
             "  --size S   input side (default: the config's input size)\n"
-            "  --batch N  images per step (default 2)   --steps K (default 5)   --warmup W (default 1)\n"
-            "  --device   cpu (default) or cuda (fp32, IEEE math; reports the caching pool's peak and whether\n"
-            "             it grew during the timed steps, which it must not)");
+            "  --batch N  images per step (default 2)   --steps K (default 5)\n"
+            "  --warmup W (default 1 on cpu, 2 on cuda: the optimizer state allocated by the first step changes\n"
+            "             the pool's layout for the second)\n"
+            "  --device   cpu (default) or cuda (fp32, IEEE math; reports the caching pool's peak over the timed\n"
+            "             steps and whether it grew during them, which it must not)");
 }struct Result {
   double secs = 0, peak_mib = 0;
   std::uint64_t pool_growth = 0;  // CUDA: bytes the pool reserved during the timed steps
@@ -84,6 +86,7 @@ Result run(const models::ExperimentConfig& cfg, const Tensor<float, CPU>& xh, co
   std::uint64_t reserved0 = 0;
   if constexpr (!is_cpu<D>) {
     cuda::synchronize();
+    cuda::reset_peak_memory_stats();  // the peak of the timed steps, without the warm-up's algorithm search
     reserved0 = cuda::memory_stats().reserved;
   }
   const auto t0 = std::chrono::steady_clock::now();
@@ -103,7 +106,7 @@ Result run(const models::ExperimentConfig& cfg, const Tensor<float, CPU>& xh, co
 
 int main(int argc, char** argv) try {
   std::string cfg_path, json, device = "cpu";
-  int batch = 2, steps = 5, warmup = 1;
+  int batch = 2, steps = 5, warmup = -1;  // -1: the device's default (see --help)
   std::int64_t size = 0;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -123,6 +126,7 @@ int main(int argc, char** argv) try {
   }
   if (cfg_path.empty()) throw ValueError("--cfg FILE is required (see --help)");
   if (device != "cpu" && device != "cuda") throw ValueError("--device must be cpu or cuda, got '" + device + "'");
+  if (warmup < 0) warmup = device == "cuda" ? 2 : 1;
   auto cfg = models::load_experiment_config(cfg_path);
   if (size == 0) size = models::model_input_size(cfg).first;
 

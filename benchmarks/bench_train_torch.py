@@ -32,13 +32,21 @@ def main():
     ap.add_argument("--batch", type=int, default=2)
     ap.add_argument("--size", type=int, default=0)
     ap.add_argument("--steps", type=int, default=5)
-    ap.add_argument("--warmup", type=int, default=1)
+    ap.add_argument("--warmup", type=int, default=None,
+                    help="untimed steps (default 1 on the CPU, 2 on CUDA, as bench_train)")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--compile", action="store_true")
     ap.add_argument("--amp", action="store_true")
     ap.add_argument("--bench", help="path to our bench_train, run first with the same arguments")
     ap.add_argument("--json")
     a = ap.parse_args()
+    if a.warmup is None:
+        a.warmup = 2 if a.device == "cuda" else 1
+    if a.device == "cuda":
+        # the same settings as ours: cuDNN algorithm search on, IEEE fp32 (no TF32) unless --amp
+        torch.backends.cudnn.benchmark = True
+        torch.backends.cudnn.allow_tf32 = False
+        torch.backends.cuda.matmul.allow_tf32 = False
     threads = int(os.environ.get("OMP_NUM_THREADS", os.cpu_count()))
     torch.set_num_threads(threads)  # the same CPU thread count as our run
 
@@ -46,7 +54,8 @@ def main():
     if a.bench:
         out = a.json + ".hrnet.json" if a.json else "/tmp/bench_train_hrnet.json"
         subprocess.run([a.bench, "--cfg", a.cfg, "--batch", str(a.batch), "--steps", str(a.steps), "--warmup",
-                        str(a.warmup)] + (["--size", str(a.size)] if a.size else []) + ["--json", out], check=True,
+                        str(a.warmup), "--device", a.device] + (["--size", str(a.size)] if a.size else []) +
+                       ["--json", out], check=True,
                        env=dict(os.environ, OMP_NUM_THREADS=str(threads)))
         ours = json.load(open(out))
 

@@ -20,18 +20,7 @@ template <class D, bool Relu> struct SumOp {  // out = [relu](in0 + in1 + ... ),
     for (int j = 0; j < kMaxInputs; ++j)
       if (j < nin) *reinterpret_cast<W*>(&pk[j]) = *reinterpret_cast<const W*>(in.p[j] + off);
     float acc[V];
-#pragma unroll
-    for (int k = 0; k < V; ++k) acc[k] = to_f32(pk[0].v[k]);
-#pragma unroll
-    for (int j = 1; j < kMaxInputs; ++j)
-      if (j < nin) {
-#pragma unroll
-        for (int k = 0; k < V; ++k) acc[k] += to_f32(pk[j].v[k]);
-      }
-    if constexpr (Relu) {
-#pragma unroll
-      for (int k = 0; k < V; ++k) acc[k] = ewm::relu_value(acc[k]);
-    }
+    sum_packs<Relu>(pk, nin, acc);
     store_f32<V>(out + off, acc);
   }
 };

@@ -53,6 +53,24 @@ __device__ __forceinline__ void copy_vec(D* dst, const D* src) {
   *reinterpret_cast<W*>(dst) = *reinterpret_cast<const W*>(src);
 }
 
+// acc = sum of pk[0..n) left to right in fp32, then ReLU when Relu: the arithmetic of the n-ary
+// add and of the fusion node, once each has loaded its inputs.
+template <bool Relu, class D, int V>
+__device__ __forceinline__ void sum_packs(const Pack<D, V> (&pk)[kMaxInputs], int n, float (&acc)[V]) {
+#pragma unroll
+  for (int k = 0; k < V; ++k) acc[k] = to_f32(pk[0].v[k]);
+#pragma unroll
+  for (int j = 1; j < kMaxInputs; ++j)
+    if (j < n) {
+#pragma unroll
+      for (int k = 0; k < V; ++k) acc[k] += to_f32(pk[j].v[k]);
+    }
+  if constexpr (Relu) {
+#pragma unroll
+    for (int k = 0; k < V; ++k) acc[k] = ewm::relu_value(acc[k]);
+  }
+}
+
 inline bool aligned16(const void* p) { return reinterpret_cast<std::uintptr_t>(p) % 16 == 0; }
 
 template <class D> struct PtrPack {

@@ -41,18 +41,7 @@ __global__ void fusion_forward_kernel(FusionInputs<D> in, int nin, D* __restrict
         *reinterpret_cast<W*>(&pk[j]) = *reinterpret_cast<const W*>(in.p[j] + static_cast<std::size_t>(src) * V);
       }
     float acc[V];
-#pragma unroll
-    for (int k = 0; k < V; ++k) acc[k] = to_f32(pk[0].v[k]);
-#pragma unroll
-    for (int j = 1; j < kMaxInputs; ++j)
-      if (j < nin) {
-#pragma unroll
-        for (int k = 0; k < V; ++k) acc[k] += to_f32(pk[j].v[k]);
-      }
-    if constexpr (Relu) {
-#pragma unroll
-      for (int k = 0; k < V; ++k) acc[k] = ewm::relu_value(acc[k]);
-    }
+    sum_packs<Relu>(pk, nin, acc);
     store_f32<V>(y + static_cast<std::size_t>(i) * V, acc);
   }
 }

@@ -387,13 +387,13 @@ PoseTrainResult train_pose_on(const PoseTrainOptions& opt) {
         }
       }
       V loss = ops::weighted_mean_sum(loss_inputs, terms.weights);
-      const double loss_v = static_cast<double>(to_cpu(loss.value())[0]);  // on CUDA: the step's one sync
+      const double loss_v = static_cast<double>(to_cpu(loss.value())[0]);  // CUDA: the step's sync point
       HRNET_CHECK(std::isfinite(loss_v), ValueError,
                   "epoch " << epoch << " iteration " << it << ": the loss is " << loss_v
                            << " (diverged); the last good state is " << ckpt_path.string());
       std::vector<double> term_v(terms.names.size());
       for (std::size_t k = 0; k < loss_inputs.size(); ++k) {
-        const auto t = to_cpu(loss_inputs[k].value());
+        const auto t = to_cpu(loss_inputs[k].value());  // a few scalars; the stream is idle by now
         double s = 0;
         for (std::int64_t e = 0; e < t.numel(); ++e) s += static_cast<double>(t[e]);
         term_v[k] = s / static_cast<double>(t.numel());  // unweighted batch mean, as the official log shows

@@ -34,10 +34,7 @@ class Adam : public Optimizer<T, D> {
       for (std::size_t i = 0; i < this->params_.size(); ++i) {
         Var<T, D>& p = *this->params_[i];
         if (!p.has_grad()) continue;
-        if (!m_[i].defined()) {
-          m_[i] = Tensor<T, D>::zeros(p.shape());
-          v_[i] = Tensor<T, D>::zeros(p.shape());
-        }
+        init_state(i);
         cpu::adam_step<T>(p.value().data(), p.grad().data(), m_[i].data(), v_[i].data(), p.value().numel(),
                           this->lr_, o_.beta1, o_.beta2, o_.eps, o_.weight_decay, o_.decoupled_weight_decay,
                           ++steps_[i]);
@@ -49,10 +46,7 @@ class Adam : public Optimizer<T, D> {
       for (std::size_t i = 0; i < this->params_.size(); ++i) {
         Var<T, D>& p = *this->params_[i];
         if (!p.has_grad()) continue;
-        if (!m_[i].defined()) {
-          m_[i] = Tensor<T, D>::zeros(p.shape());
-          v_[i] = Tensor<T, D>::zeros(p.shape());
-        }
+        init_state(i);
         groups[++steps_[i]].push_back({p.value().data(), p.grad().data(), m_[i].data(), v_[i].data(),
                                        p.value().numel()});
       }
@@ -63,6 +57,11 @@ class Adam : public Optimizer<T, D> {
   }
 
  protected:
+  void init_state(std::size_t i) {  // zero moments at a parameter's first step
+    if (m_[i].defined()) return;
+    m_[i] = Tensor<T, D>::zeros(this->params_[i]->shape());
+    v_[i] = Tensor<T, D>::zeros(this->params_[i]->shape());
+  }
   std::vector<std::pair<std::string, Tensor<T, D>*>> named_state(std::size_t i) const override {
     return {{"exp_avg", const_cast<Tensor<T, D>*>(&m_[i])}, {"exp_avg_sq", const_cast<Tensor<T, D>*>(&v_[i])}};
   }
