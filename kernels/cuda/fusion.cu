@@ -46,6 +46,19 @@ __global__ void fusion_forward_kernel(FusionInputs<D> in, int nin, D* __restrict
   }
 }
 
+// g = dy at element offset o, masked by y > 0 (ReLU's gradient) when Mask: the gradient the
+// fusion node's backward spreads to its inputs.
+template <int V, bool Mask, class D>
+__device__ __forceinline__ void load_grad(const D* y, const D* dy, std::size_t o, float (&g)[V]) {
+  load_f32<V>(dy + o, g);
+  if constexpr (Mask) {
+    float yv[V];
+    load_f32<V>(y + o, yv);
+#pragma unroll
+    for (int k = 0; k < V; ++k) g[k] = ewm::relu_grad(yv[k], g[k]);
+  }
+}
+
 // dx[n, h, w, c] += sum over a, b < f of g[n, h f + a, w f + b, c], with g = dy * (y > 0) when Mask
 // (else g = dy). The launch covers `geom.chunks` vectors of dx; geom describes dx (ho, wo = its H, W).
 template <int V, bool Mask, class D>
@@ -63,13 +76,7 @@ __global__ void block_sum_backward_kernel(const D* __restrict__ y, const D* __re
       for (std::uint32_t b = 0; b < f; ++b) {
         const std::size_t o = (static_cast<std::size_t>(row + b) * geom.cv.d + c) * V;
         float gv[V];
-        load_f32<V>(dy + o, gv);
-        if constexpr (Mask) {
-          float yv[V];
-          load_f32<V>(y + o, yv);
-#pragma unroll
-          for (int k = 0; k < V; ++k) gv[k] = ewm::relu_grad(yv[k], gv[k]);
-        }
+        load_grad<V, Mask>(y, dy, o, gv);
 #pragma unroll
         for (int k = 0; k < V; ++k) acc[k] += gv[k];
       }
@@ -88,13 +95,7 @@ __global__ void masked_accumulate_kernel(const D* __restrict__ y, const D* __res
   auto step = [&]<int U>(std::int64_t off) {
     float a[U], gv[U];
     load_f32<U>(dx + off, a);
-    load_f32<U>(dy + off, gv);
-    if constexpr (Mask) {
-      float yv[U];
-      load_f32<U>(y + off, yv);
-#pragma unroll
-      for (int k = 0; k < U; ++k) gv[k] = ewm::relu_grad(yv[k], gv[k]);
-    }
+    load_grad<U, Mask>(y, dy, off, gv);
 #pragma unroll
     for (int k = 0; k < U; ++k) a[k] += gv[k];
     store_f32<U>(dx + off, a);

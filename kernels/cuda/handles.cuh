@@ -172,6 +172,22 @@ constexpr int kRedLanes = 32;  // channels per block (threadIdx.x)
 constexpr int kRedRows = 8;    // row lanes per block in the first pass
 constexpr int kRedParts = 32;  // partial lanes per block in the second pass
 
+// Column sums over the block's rows of per-thread values: stores acc in sh[k][ty][tx] and adds the
+// rows pairwise (a fixed tree), leaving sh[k][0][tx] = sum over ty. Every thread must call it.
+template <int K, int Rows, int Lanes>
+__device__ __forceinline__ void tree_sum_rows(float (&sh)[K][Rows][Lanes], const float (&acc)[K], int tx, int ty) {
+#pragma unroll
+  for (int k = 0; k < K; ++k) sh[k][ty][tx] = acc[k];
+  __syncthreads();
+#pragma unroll
+  for (int step = Rows / 2; step > 0; step /= 2) {
+    if (ty < step)
+#pragma unroll
+      for (int k = 0; k < K; ++k) sh[k][ty][tx] += sh[k][ty + step][tx];
+    __syncthreads();
+  }
+}
+
 template <int K, class Load>
 __global__ void __launch_bounds__(kRedLanes * kRedRows)
     channel_partial_sums(Load load, std::int64_t rows, std::int64_t C, std::int64_t chunk_rows,
@@ -186,16 +202,7 @@ __global__ void __launch_bounds__(kRedLanes * kRedRows)
   for (int k = 0; k < K; ++k) acc[k] = 0.f;
   if (c < C)
     for (std::int64_t r = r0 + ty; r < r1; r += kRedRows) load(r, c, acc);
-#pragma unroll
-  for (int k = 0; k < K; ++k) sh[k][ty][tx] = acc[k];
-  __syncthreads();
-#pragma unroll
-  for (int step = kRedRows / 2; step > 0; step /= 2) {
-    if (ty < step)
-#pragma unroll
-      for (int k = 0; k < K; ++k) sh[k][ty][tx] += sh[k][ty + step][tx];
-    __syncthreads();
-  }
+  tree_sum_rows(sh, acc, tx, ty);
   if (ty == 0 && c < C)
 #pragma unroll
     for (int k = 0; k < K; ++k) partial[(chunk * K + k) * C + c] = sh[k][0][tx];
@@ -215,16 +222,7 @@ __global__ void __launch_bounds__(kRedLanes * kRedParts)
     for (std::int64_t j = ty; j < chunks; j += kRedParts)
 #pragma unroll
       for (int k = 0; k < K; ++k) acc[k] += partial[(j * K + k) * C + c];
-#pragma unroll
-  for (int k = 0; k < K; ++k) sh[k][ty][tx] = acc[k];
-  __syncthreads();
-#pragma unroll
-  for (int step = kRedParts / 2; step > 0; step /= 2) {
-    if (ty < step)
-#pragma unroll
-      for (int k = 0; k < K; ++k) sh[k][ty][tx] += sh[k][ty + step][tx];
-    __syncthreads();
-  }
+  tree_sum_rows(sh, acc, tx, ty);
   if (ty == 0 && c < C) {
     float total[K];
 #pragma unroll
