@@ -24,7 +24,10 @@
 #include <string>
 #include <vector>
 
+#include <functional>
+
 #include "hrnet/pose/group.hpp"
+#include "hrnet/pose/inference.hpp"
 
 namespace {
 
@@ -153,7 +156,7 @@ Maps iid(std::int64_t size, int people, unsigned seed) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string json, only, dump;  // --only NAME:SIZE runs one case (profiling); --dump FILE: raw results
+  std::string json, only, dump, what_only;  // --what NAME: one measurement (profiling)  // --only NAME:SIZE runs one case (profiling); --dump FILE: raw results
 
   int reps = 50;
   for (int i = 1; i < argc; ++i) {
@@ -169,51 +172,97 @@ int main(int argc, char** argv) {
     else if (a == "--reps" && i + 1 < argc) reps = std::max(1, std::stoi(argv[++i]));
     else if (a == "--only" && i + 1 < argc) only = argv[++i];
     else if (a == "--dump" && i + 1 < argc) dump = argv[++i];
+    else if (a == "--what" && i + 1 < argc) what_only = argv[++i];
     else {
       std::fprintf(stderr, "bench_group: unknown argument '%s' (see --help)\n", a.c_str());
       return 2;
     }
   }
   struct Row {
-    std::string maps;
+    std::string maps, what;
     std::int64_t size;
     int runs;
     double median_ms, min_ms, median_cpu_ms;
     std::int64_t persons, filled;
   };
   std::vector<Row> rows;
-  struct Case { const char* name; std::int64_t size; Maps (*make)(std::int64_t, int, unsigned); };
-  const Case cases[] = {{"realistic", 256, realistic}, {"realistic", 512, realistic}, {"iid_worst_case", 256, iid}};
-  for (const auto& c : cases) {
-    if (!only.empty() && only != std::string(c.name) + ":" + std::to_string(c.size)) continue;
-    const Maps m = c.make(c.size, 30, 7);
-    hrnet::pose::HeatmapParser parser;
-    const hrnet::pose::PoseMaps view{m.det, m.tag, m.J, m.H, m.W, m.T};
-    auto r = parser.parse(view);  // warm-up (buffers grow once)
-    const int n = c.make == iid ? std::max(1, reps / 10) : reps;
+  // Median wall and thread-CPU time of fn() over n runs, after one warm-up run.
+  auto time_it = [](auto&& fn, int n, double& median, double& min, double& median_cpu) {
+    fn();
     std::vector<double> t, cpu;
     for (int i = 0; i < n; ++i) {
       const auto a = std::chrono::steady_clock::now();
       const double c0 = thread_cpu_ms();
-      r = parser.parse(view);
+      fn();
       cpu.push_back(thread_cpu_ms() - c0);
       t.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - a).count());
     }
     std::sort(t.begin(), t.end());
     std::sort(cpu.begin(), cpu.end());
-    if (!dump.empty()) {  // the results, bit for bit (to compare two builds)
-      std::ofstream d(dump, std::ios::binary | std::ios::app);
-      d.write(reinterpret_cast<const char*>(r.persons.data()), static_cast<std::streamsize>(r.persons.numel() * sizeof(float)));
-      d.write(reinterpret_cast<const char*>(r.scores.data()), static_cast<std::streamsize>(r.scores.size() * sizeof(float)));
+    median = t[t.size() / 2];
+    min = t.front();
+    median_cpu = cpu[cpu.size() / 2];
+  };
+  struct Case { const char* name; std::int64_t size; Maps (*make)(std::int64_t, int, unsigned); };
+  const Case cases[] = {{"realistic", 256, realistic}, {"realistic", 512, realistic}, {"iid_worst_case", 256, iid}};
+  for (const auto& c : cases) {
+    if (!only.empty() && only != std::string(c.name) + ":" + std::to_string(c.size)) continue;
+    const Maps m = c.make(c.size, 30, 7);
+    const int n = c.make == iid ? std::max(1, reps / 10) : reps;
+    hrnet::pose::HeatmapParser parser;
+    const hrnet::pose::PoseMaps view{m.det, m.tag, m.J, m.H, m.W, m.T};
+    hrnet::pose::MapSummary summary;
+    hrnet::pose::summarize(view, summary);
+    hrnet::pose::PoseMaps summarized = view;
+    summarized.summary = &summary;
+    // The aggregation that makes those maps in inference (one scale, flip test: two heatmap and
+    // two tag maps of (1, J, H, W), NHWC), which also makes the summary.
+    hrnet::pose::StageMaps stage;
+    for (int f = 0; f < 2; ++f) {
+      auto heat = hrnet::Tensor<float, hrnet::CPU>::empty({1, m.J, m.H, m.W});
+      auto tag = hrnet::Tensor<float, hrnet::CPU>::empty({1, m.J, m.H, m.W});
+      for (std::int64_t k = 0; k < m.J; ++k)
+        for (std::int64_t p = 0; p < m.H * m.W; ++p) {
+          heat[p * m.J + k] = m.det[static_cast<std::size_t>(k * m.H * m.W + p)];
+          tag[p * m.J + k] = m.tag[static_cast<std::size_t>((k * m.H * m.W + p) * m.T + f % m.T)];
+        }
+      stage.heatmaps.push_back(heat);
+      stage.tags.push_back(tag);
     }
-    std::int64_t filled = 0;
-    for (std::int64_t i = 0; i < r.persons.numel(); i += 3 + m.T) filled += r.persons[i + 2] > 0;
-    rows.push_back({c.name, c.size, n, t[t.size() / 2], t.front(), cpu[cpu.size() / 2], r.num_people(), filled});
-    std::printf("group %-15s %4lldx%-4lld 30 people: median %8.3f ms (min %8.3f, median thread CPU %8.3f) over %3d runs;"
-                " %lld persons, %lld joints\n",
-                c.name, static_cast<long long>(c.size), static_cast<long long>(c.size), rows.back().median_ms,
-                rows.back().min_ms, rows.back().median_cpu_ms, n, static_cast<long long>(rows.back().persons),
-                static_cast<long long>(filled));
+    hrnet::pose::InferenceOptions opts;
+    hrnet::pose::GroupedPoses r;
+    struct What { const char* name; std::function<void()> fn; };
+    const What whats[] = {
+        {"parse", [&] { r = parser.parse(view); }},
+        {"summarize", [&] { hrnet::pose::summarize(view, summary); }},
+        {"parse_with_summary", [&] { r = parser.parse(summarized); }},
+        {"aggregate", [&] {
+           hrnet::pose::MapAggregator agg(opts);
+           agg.add(1.0, stage);
+           const auto maps = agg.finish();
+         }},
+    };
+    for (const auto& w : whats) {
+      if (!what_only.empty() && what_only != w.name) continue;
+      Row row{c.name, w.name, c.size, n, 0, 0, 0, 0, 0};
+      time_it(w.fn, n, row.median_ms, row.min_ms, row.median_cpu_ms);
+      const bool parsed = std::string(w.name).rfind("parse", 0) == 0;
+      if (parsed) {
+        row.persons = r.num_people();
+        for (std::int64_t i = 0; i < r.persons.numel(); i += 3 + m.T) row.filled += r.persons[i + 2] > 0;
+      }
+      if (parsed && !dump.empty()) {  // the results, bit for bit (to compare two builds)
+        std::ofstream d(dump, std::ios::binary | std::ios::app);
+        d.write(reinterpret_cast<const char*>(r.persons.data()), static_cast<std::streamsize>(r.persons.numel() * sizeof(float)));
+        d.write(reinterpret_cast<const char*>(r.scores.data()), static_cast<std::streamsize>(r.scores.size() * sizeof(float)));
+      }
+      rows.push_back(row);
+      std::printf("%-18s %-15s %4lldx%-4lld: median %8.3f ms (min %8.3f, median thread CPU %8.3f) over %3d runs",
+                  w.name, c.name, static_cast<long long>(c.size), static_cast<long long>(c.size), row.median_ms,
+                  row.min_ms, row.median_cpu_ms, n);
+      if (parsed) std::printf("; %lld persons, %lld joints", static_cast<long long>(row.persons), static_cast<long long>(row.filled));
+      std::printf("\n");
+    }
   }
   if (!json.empty()) {
     std::ofstream f(json);
@@ -223,7 +272,7 @@ int main(int argc, char** argv) {
     }
     f << "{\n  \"benchmark\": \"bench_group\",\n  \"threads\": 1,\n  \"people\": 30,\n  \"results\": [\n";
     for (std::size_t i = 0; i < rows.size(); ++i)
-      f << "    {\"maps\": \"" << rows[i].maps << "\", \"map_size\": " << rows[i].size << ", \"runs\": " << rows[i].runs
+      f << "    {\"what\": \"" << rows[i].what << "\", \"maps\": \"" << rows[i].maps << "\", \"map_size\": " << rows[i].size << ", \"runs\": " << rows[i].runs
         << ", \"median_ms\": " << rows[i].median_ms << ", \"min_ms\": " << rows[i].min_ms
         << ", \"median_thread_cpu_ms\": " << rows[i].median_cpu_ms << ", \"persons\": "
         << rows[i].persons << ", \"filled_joints\": " << rows[i].filled << "}" << (i + 1 < rows.size() ? ",\n" : "\n");

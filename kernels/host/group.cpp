@@ -14,10 +14,10 @@
 namespace hrnet::pose {
 namespace {
 
-constexpr std::int64_t kBlock = 8;  // refine's pruning tile (pixels)
-constexpr std::int64_t kSuper = 4;  // blocks per superblock side
-constexpr std::int64_t kSB = kSuper * kSuper;  // blocks per superblock
-static_assert(kSuper == 4, "HeatmapParser::sblock_index (group.hpp) assumes 4x4 blocks per superblock");
+constexpr std::int64_t kBlock = MapSummary::kBlock;
+constexpr std::int64_t kSuper = MapSummary::kSuper;
+constexpr std::int64_t kSB = MapSummary::kBlocksPerSuper;
+static_assert(kBlock == 8 && kSuper == 4, "the SSE paths below assume 8x8 blocks, 4x4 per superblock");
 
 // Largest of n floats, NaN ignored (-inf when there is none).
 inline float max_ignoring_nan(const float* a, std::int64_t n) {
@@ -68,43 +68,57 @@ inline float region_bound(float bm, const float* lo, const float* hi, std::int64
   return bm - round_even_nonneg(std::sqrt(s));
 }
 
-// region_bound of n consecutive regions (bm[j], lo[t * stride + j], ...) into ub[j], empty[j];
-// four at a time with SSE2 (the same float operations, lane by lane), the rest scalar.
+#if defined(__SSE2__)
+// region_bound of the four regions bm[0..3], lo[t * stride + 0..3], ... into ub[0..3] (the same
+// float operations, lane by lane); returns the empty ones as a 4-bit mask.
+inline int region_bounds4(const float* bm, const float* lo, const float* hi, std::int64_t stride, const float* prev,
+                          std::int64_t T, float* ub) {
+  const __m128 big = _mm_set1_ps(8388608.f);
+  __m128 s = _mm_setzero_ps(), e = _mm_setzero_ps();
+  for (std::int64_t t = 0; t < T; ++t) {
+    const __m128 l = _mm_loadu_ps(lo + t * stride), h = _mm_loadu_ps(hi + t * stride);
+    const __m128 p = _mm_set1_ps(prev[t]);
+    e = _mm_or_ps(e, _mm_cmpgt_ps(l, h));
+    const __m128 below = _mm_cmplt_ps(p, l), above = _mm_cmpgt_ps(p, h);
+    const __m128 d =
+        _mm_or_ps(_mm_and_ps(below, _mm_sub_ps(l, p)), _mm_andnot_ps(below, _mm_and_ps(above, _mm_sub_ps(p, h))));
+    s = _mm_add_ps(s, _mm_mul_ps(d, d));
+  }
+  const __m128 x = _mm_sqrt_ps(s), lt = _mm_cmplt_ps(x, big);
+  const __m128 rounded = _mm_or_ps(_mm_and_ps(lt, _mm_sub_ps(_mm_add_ps(x, big), big)), _mm_andnot_ps(lt, x));
+  _mm_storeu_ps(ub, _mm_sub_ps(_mm_loadu_ps(bm), rounded));
+  return _mm_movemask_ps(e);
+}
+#endif
+
+// region_bound of n consecutive regions (bm[j], lo[t * stride + j], ...) into ub[j] (emptiness is
+// not reported: callers pass regions known to hold a usable tag).
 void region_bounds(const float* bm, const float* lo, const float* hi, std::int64_t stride, const float* prev,
-                   std::int64_t T, std::int64_t n, float* ub, unsigned char* empty) {
+                   std::int64_t T, std::int64_t n, float* ub) {
   std::int64_t j = 0;
 #if defined(__SSE2__)
-  const __m128 big = _mm_set1_ps(8388608.f), zero = _mm_setzero_ps();
-  for (; j + 4 <= n; j += 4) {
-    __m128 s = zero, e = zero;
-    for (std::int64_t t = 0; t < T; ++t) {
-      const __m128 l = _mm_loadu_ps(lo + t * stride + j), h = _mm_loadu_ps(hi + t * stride + j);
-      const __m128 p = _mm_set1_ps(prev[t]);
-      e = _mm_or_ps(e, _mm_cmpgt_ps(l, h));
-      const __m128 below = _mm_cmplt_ps(p, l), above = _mm_cmpgt_ps(p, h);
-      const __m128 d = _mm_or_ps(_mm_and_ps(below, _mm_sub_ps(l, p)),
-                                 _mm_andnot_ps(below, _mm_and_ps(above, _mm_sub_ps(p, h))));
-      s = _mm_add_ps(s, _mm_mul_ps(d, d));
-    }
-    const __m128 x = _mm_sqrt_ps(s), lt = _mm_cmplt_ps(x, big);
-    const __m128 rounded = _mm_or_ps(_mm_and_ps(lt, _mm_sub_ps(_mm_add_ps(x, big), big)), _mm_andnot_ps(lt, x));
-    _mm_storeu_ps(ub + j, _mm_sub_ps(_mm_loadu_ps(bm + j), rounded));
-    const int em = _mm_movemask_ps(e);
-    for (int q = 0; q < 4; ++q) empty[j + q] = static_cast<unsigned char>((em >> q) & 1);
-  }
+  for (; j + 4 <= n; j += 4) region_bounds4(bm + j, lo + j, hi + j, stride, prev, T, ub + j);
 #endif
-  for (; j < n; ++j) {
-    bool e;
-    ub[j] = region_bound(bm[j], lo + j, hi + j, stride, prev, T, &e);
-    empty[j] = e ? 1 : 0;
-  }
+  bool e;
+  for (; j < n; ++j) ub[j] = region_bound(bm[j], lo + j, hi + j, stride, prev, T, &e);
 }
 
-// region_bounds of the kSB blocks of one superblock (arrays by superblock, see sblock_index).
-inline void superblock_bounds(const float* bm, const float* lo, const float* hi, std::int64_t stride, const float* prev,
-                              std::int64_t T, float (&ub)[kSB], unsigned char (&empty)[kSB]) {
-  for (std::int64_t j = 0; j < kSB; j += kSuper)  // (one call per block row)
-    region_bounds(bm + j, lo + j, hi + j, stride, prev, T, kSuper, ub + j, empty + j);
+// region_bound of the kSB blocks of one superblock (contiguous in the block arrays); returns the
+// empty blocks (no usable tag; also every block past the map edge) as a bit mask.
+inline unsigned superblock_bounds(const float* bm, const float* lo, const float* hi, std::int64_t stride,
+                                  const float* prev, std::int64_t T, float (&ub)[kSB]) {
+  unsigned empty = 0;
+#if defined(__SSE2__)
+  for (std::int64_t j = 0; j < kSB; j += 4)
+    empty |= static_cast<unsigned>(region_bounds4(bm + j, lo + j, hi + j, stride, prev, T, ub + j)) << j;
+#else
+  for (std::int64_t j = 0; j < kSB; ++j) {
+    bool e;
+    ub[j] = region_bound(bm[j], lo + j, hi + j, stride, prev, T, &e);
+    empty |= (e ? 1u : 0u) << j;
+  }
+#endif
+  return empty;
 }
 
 // The scores of a block of `rows` x n pixels (rows of the maps `stride` pixels apart) into
@@ -209,36 +223,185 @@ HeatmapParser::HeatmapParser(GroupParams params) : p_(std::move(params)) {
   }
 }
 
-void HeatmapParser::check(const PoseMaps& m) const {
-  HRNET_CHECK(m.num_joints == p_.num_joints, ShapeError,
-              "HeatmapParser: maps have " << m.num_joints << " joints, the parser expects " << p_.num_joints);
-  HRNET_CHECK(m.height >= 1 && m.width >= 1 && m.tag_dim >= 1, ShapeError,
-              "HeatmapParser: empty maps (" << m.num_joints << " x " << m.height << " x " << m.width << ", tag dim "
-                                            << m.tag_dim << ")");
+namespace {
+
+void check_sizes(const PoseMaps& m, const char* who) {
+  HRNET_CHECK(m.height >= 1 && m.width >= 1 && m.tag_dim >= 1 && m.num_joints >= 1, ShapeError,
+              who << ": empty maps (" << m.num_joints << " x " << m.height << " x " << m.width << ", tag dim "
+                  << m.tag_dim << ")");
   const std::int64_t n = m.num_joints * m.height * m.width;
   HRNET_CHECK(static_cast<std::int64_t>(m.heatmaps.size()) == n, ShapeError,
-              "HeatmapParser: heatmaps hold " << m.heatmaps.size() << " values, (J, H, W) = (" << m.num_joints << ", "
-                                              << m.height << ", " << m.width << ") needs " << n);
+              who << ": heatmaps hold " << m.heatmaps.size() << " values, (J, H, W) = (" << m.num_joints << ", "
+                  << m.height << ", " << m.width << ") needs " << n);
   HRNET_CHECK(static_cast<std::int64_t>(m.tags.size()) == n * m.tag_dim, ShapeError,
-              "HeatmapParser: tags hold " << m.tags.size() << " values, (J, H, W, T) = (" << m.num_joints << ", "
-                                          << m.height << ", " << m.width << ", " << m.tag_dim << ") needs "
-                                          << n * m.tag_dim);
+              who << ": tags hold " << m.tags.size() << " values, (J, H, W, T) = (" << m.num_joints << ", " << m.height
+                  << ", " << m.width << ", " << m.tag_dim << ") needs " << n * m.tag_dim);
+}
+
+}  // namespace
+
+void MapSummary::reset(std::int64_t joints, std::int64_t h, std::int64_t w, std::int64_t t) {
+  const float inf = std::numeric_limits<float>::infinity();
+  num_joints = joints;
+  height = h;
+  width = w;
+  tag_dim = t;
+  blocks_w = (w + kBlock - 1) / kBlock;
+  blocks_h = (h + kBlock - 1) / kBlock;
+  supers_w = (blocks_w + kSuper - 1) / kSuper;
+  supers_h = (blocks_h + kSuper - 1) / kSuper;
+  det_max.assign(static_cast<std::size_t>(joints * block_count()), -inf);
+  tag_lo.assign(static_cast<std::size_t>(joints * t * block_count()), inf);
+  tag_hi.assign(static_cast<std::size_t>(joints * t * block_count()), -inf);
+  super_det_max.assign(static_cast<std::size_t>(joints * super_count()), -inf);
+  super_tag_lo.assign(static_cast<std::size_t>(joints * t * super_count()), inf);
+  super_tag_hi.assign(static_cast<std::size_t>(joints * t * super_count()), -inf);
+}
+
+void MapSummary::finish_superblocks() {
+  const std::int64_t ns = super_count();
+  for (std::int64_t k = 0; k < num_joints; ++k)
+    for (std::int64_t s = 0; s < ns; ++s) {
+      const float* b = det_max.data() + k * ns * kSB + s * kSB;
+      float mx = b[0];
+      for (std::int64_t j = 1; j < kSB; ++j) mx = std::max(mx, b[j]);
+      super_det_max[static_cast<std::size_t>(k * ns + s)] = mx;
+    }
+  for (std::int64_t kt = 0; kt < num_joints * tag_dim; ++kt)
+    for (std::int64_t s = 0; s < ns; ++s) {
+      const float* lo = tag_lo.data() + kt * ns * kSB + s * kSB;
+      const float* hi = tag_hi.data() + kt * ns * kSB + s * kSB;
+      float l = lo[0], h = hi[0];
+      for (std::int64_t j = 1; j < kSB; ++j) {
+        l = std::min(l, lo[j]);
+        h = std::max(h, hi[j]);
+      }
+      super_tag_lo[static_cast<std::size_t>(kt * ns + s)] = l;
+      super_tag_hi[static_cast<std::size_t>(kt * ns + s)] = h;
+    }
+}
+
+namespace {
+
+// Horizontal min / max of the lanes holding dimension t of T (1: all four; 2: lanes (0, 2) and
+// (1, 3)) into out[t].
+#if defined(__SSE2__)
+void reduce_ranges(__m128 lo, __m128 hi, std::int64_t T, float* out_lo, float* out_hi, std::int64_t stride) {
+  lo = _mm_min_ps(lo, _mm_shuffle_ps(lo, lo, _MM_SHUFFLE(1, 0, 3, 2)));
+  hi = _mm_max_ps(hi, _mm_shuffle_ps(hi, hi, _MM_SHUFFLE(1, 0, 3, 2)));
+  if (T == 1) {
+    lo = _mm_min_ps(lo, _mm_shuffle_ps(lo, lo, _MM_SHUFFLE(2, 3, 0, 1)));
+    hi = _mm_max_ps(hi, _mm_shuffle_ps(hi, hi, _MM_SHUFFLE(2, 3, 0, 1)));
+  }
+  float l[4], h[4];
+  _mm_storeu_ps(l, lo);
+  _mm_storeu_ps(h, hi);
+  for (std::int64_t t = 0; t < T; ++t) {
+    out_lo[t * stride] = l[t];
+    out_hi[t * stride] = h[t];
+  }
+}
+#endif
+
+}  // namespace
+
+// Block by block: the heatmap maximum, then the tag ranges. NaN values are skipped everywhere
+// (minps/maxps return their second operand on NaN).
+void MapSummary::add_block_row(const PoseMaps& m, std::int64_t by) {
+  const std::int64_t J = m.num_joints, H = m.height, W = m.width, T = m.tag_dim;
+  HRNET_CHECK(J == num_joints && H == height && W == width && T == tag_dim && by >= 0 && by < blocks_h, ShapeError,
+              "MapSummary::add_block_row: block row " << by << " of (J, H, W, T) = (" << J << ", " << H << ", " << W
+                                                      << ", " << T << ") maps, the summary is of (" << num_joints
+                                                      << ", " << height << ", " << width << ", " << tag_dim << ")");
+  const std::int64_t nb = block_count(), ya = by * kBlock, rows = std::min(kBlock, H - ya);
+  const float ninf = -std::numeric_limits<float>::infinity(), inf = -ninf;
+  for (std::int64_t k = 0; k < J; ++k) {
+    const float* det = m.heatmaps.data() + k * H * W;
+    const float* tag = m.tags.data() + k * H * W * T;
+    for (std::int64_t bx = 0; bx < blocks_w; ++bx) {
+      const std::int64_t e = block_index(by, bx), x0 = bx * kBlock, x1 = std::min(x0 + kBlock, W);
+      float& bm = det_max[static_cast<std::size_t>(k * nb + e)];
+      float* lo = tag_lo.data() + k * T * nb + e;  // dimension t at [t * nb]
+      float* hi = tag_hi.data() + k * T * nb + e;
+#if defined(__SSE2__)
+      if (x1 - x0 == kBlock && (T == 1 || T == 2)) {
+        __m128 acc0 = _mm_set1_ps(ninf), acc1 = acc0, vlo = _mm_set1_ps(inf), vhi = acc0;
+        for (std::int64_t y = ya; y < ya + rows; ++y) {
+          const std::int64_t p = y * W + x0;
+          acc0 = _mm_max_ps(_mm_loadu_ps(det + p), acc0);
+          acc1 = _mm_max_ps(_mm_loadu_ps(det + p + 4), acc1);
+          for (std::int64_t j = 0; j < kBlock * T; j += 4) {  // T == 2: lanes (0, 2) dim 0, (1, 3) dim 1
+            const __m128 g = _mm_loadu_ps(tag + p * T + j);
+            vlo = _mm_min_ps(g, vlo);
+            vhi = _mm_max_ps(g, vhi);
+          }
+        }
+        __m128 acc = _mm_max_ps(acc0, acc1);
+        acc = _mm_max_ps(acc, _mm_shuffle_ps(acc, acc, _MM_SHUFFLE(1, 0, 3, 2)));
+        acc = _mm_max_ps(acc, _mm_shuffle_ps(acc, acc, _MM_SHUFFLE(2, 3, 0, 1)));
+        bm = _mm_cvtss_f32(acc);
+        reduce_ranges(vlo, vhi, T, lo, hi, nb);
+        continue;
+      }
+#endif
+      for (std::int64_t y = ya; y < ya + rows; ++y)
+        for (std::int64_t x = x0; x < x1; ++x) {
+          const float v = det[y * W + x];
+          bm = v > bm ? v : bm;
+          for (std::int64_t t = 0; t < T; ++t) {
+            const float g = tag[(y * W + x) * T + t];
+            lo[t * nb] = g < lo[t * nb] ? g : lo[t * nb];
+            hi[t * nb] = g > hi[t * nb] ? g : hi[t * nb];
+          }
+        }
+    }
+  }
+}
+
+void summarize(const PoseMaps& m, MapSummary& out) {
+  check_sizes(m, "summarize");
+  out.reset(m.num_joints, m.height, m.width, m.tag_dim);
+  for (std::int64_t by = 0; by < out.blocks_h; ++by) out.add_block_row(m, by);
+  out.finish_superblocks();
+}
+
+const MapSummary& HeatmapParser::check(const PoseMaps& m) {
+  HRNET_CHECK(m.num_joints == p_.num_joints, ShapeError,
+              "HeatmapParser: maps have " << m.num_joints << " joints, the parser expects " << p_.num_joints);
+  check_sizes(m, "HeatmapParser");
+  if (m.summary == nullptr) {
+    summarize(m, own_summary_);
+    return own_summary_;
+  }
+  const MapSummary& s = *m.summary;
+  HRNET_CHECK(s.num_joints == m.num_joints && s.height == m.height && s.width == m.width && s.tag_dim == m.tag_dim &&
+                  static_cast<std::int64_t>(s.det_max.size()) == m.num_joints * s.block_count() &&
+                  static_cast<std::int64_t>(s.tag_lo.size()) == m.num_joints * m.tag_dim * s.block_count() &&
+                  s.tag_hi.size() == s.tag_lo.size() &&
+                  static_cast<std::int64_t>(s.super_det_max.size()) == m.num_joints * s.super_count() &&
+                  static_cast<std::int64_t>(s.super_tag_lo.size()) == m.num_joints * m.tag_dim * s.super_count() &&
+                  s.super_tag_hi.size() == s.super_tag_lo.size() && s.blocks_w == (m.width + kBlock - 1) / kBlock &&
+                  s.blocks_h == (m.height + kBlock - 1) / kBlock && s.supers_w == (s.blocks_w + kSuper - 1) / kSuper &&
+                  s.supers_h == (s.blocks_h + kSuper - 1) / kSuper,
+              ShapeError,
+              "HeatmapParser: the maps' summary is of (J, H, W, T) = (" << s.num_joints << ", " << s.height << ", "
+                                                                       << s.width << ", " << s.tag_dim
+                                                                       << "), the maps are (" << m.num_joints << ", "
+                                                                       << m.height << ", " << m.width << ", "
+                                                                       << m.tag_dim << ")");
+  return s;
 }
 
 // NMS (a value survives when no value in its kernel window is larger, like max_pool == det) and
 // top-k. Only values above the detection threshold can become candidates, so only those are tested.
-void HeatmapParser::find_candidates(const PoseMaps& m) {
+void HeatmapParser::find_candidates(const PoseMaps& m, const MapSummary& s) {
   const std::int64_t J = m.num_joints, H = m.height, W = m.width, T = m.tag_dim, pad = p_.nms_padding;
   const float ninf = -std::numeric_limits<float>::infinity();
   // numpy compares float64 copies of the values with the threshold; for a float v, v > thr holds
   // exactly when v > (the largest float <= thr).
   float thr = static_cast<float>(p_.detection_threshold);
   if (static_cast<double>(thr) > p_.detection_threshold) thr = std::nextafter(thr, ninf);
-  // The same pass records every joint's 8x8 block maxima for refine.
-  bw_ = (W + kBlock - 1) / kBlock;
-  bh_ = (H + kBlock - 1) / kBlock;
-  const std::int64_t nb = bw_ * bh_;
-  all_block_max_.assign(static_cast<std::size_t>(J * nb), ninf);
+  const std::int64_t nb = s.block_count(), ns = s.super_count();
   cand_.resize(static_cast<std::size_t>(J));
   for (std::int64_t k = 0; k < J; ++k) {
     auto& out = cand_[static_cast<std::size_t>(k)];
@@ -292,42 +455,31 @@ void HeatmapParser::find_candidates(const PoseMaps& m) {
         if (keep) out.emplace_back(v, y * W + x);
       }
     };
-    // Block by block (8 rows at a time): the block maximum for refine, and the rows holding a
-    // value above the threshold go through the NMS test.
-    for (std::int64_t by = 0; by < bh_; ++by) {
-      const std::int64_t ya = by * kBlock, rows = std::min(kBlock, H - ya);
-      for (std::int64_t bx = 0; bx < bw_; ++bx) {
+    // Only blocks whose maximum is above the threshold (NaN is in neither), found superblock by
+    // superblock; in those, the rows holding a value above the threshold go through the NMS test.
+    const float* super_max = s.super_det_max.data() + k * ns;
+    const float* block_max = s.det_max.data() + k * nb;
+    for (std::int64_t sb = 0; sb < ns; ++sb) {
+      if (!(super_max[sb] > thr)) continue;
+      const std::int64_t sy = sb / s.supers_w, sx = sb % s.supers_w;
+      for (std::int64_t j = 0; j < kSB; ++j) {
+        if (!(block_max[sb * kSB + j] > thr)) continue;  // also every block past the map edge
+        const std::int64_t by = sy * kSuper + j / kSuper, bx = sx * kSuper + j % kSuper;
+        const std::int64_t ya = by * kBlock, rows = std::min(kBlock, H - ya);
         const std::int64_t x0 = bx * kBlock, x1 = std::min(x0 + kBlock, W);
-        float& bmax = all_block_max_[static_cast<std::size_t>(k * nb + by * bw_ + bx)];
         unsigned hot = 0;  // rows with a value above the threshold
 #if defined(__SSE2__)
         if (x1 - x0 == 8) {
-          // The maximum first (two operations per half row: the pass is memory-bound); the rows
-          // above the threshold only in blocks whose maximum is (NaN is in neither).
-          __m128 acc0 = _mm_set1_ps(ninf), acc1 = acc0;
           for (std::int64_t r = 0; r < rows; ++r) {
             const float* c = det + (ya + r) * W + x0;
-            acc0 = _mm_max_ps(_mm_loadu_ps(c), acc0);  // NaN lanes keep acc
-            acc1 = _mm_max_ps(_mm_loadu_ps(c + 4), acc1);
+            const __m128 a = _mm_loadu_ps(c), b = _mm_loadu_ps(c + 4);
+            hot |= (_mm_movemask_ps(_mm_or_ps(_mm_cmpgt_ps(a, t), _mm_cmpgt_ps(b, t))) != 0 ? 1u : 0u) << r;
           }
-          __m128 acc = _mm_max_ps(acc0, acc1);
-          acc = _mm_max_ps(acc, _mm_shuffle_ps(acc, acc, _MM_SHUFFLE(1, 0, 3, 2)));
-          acc = _mm_max_ps(acc, _mm_shuffle_ps(acc, acc, _MM_SHUFFLE(2, 3, 0, 1)));
-          bmax = _mm_cvtss_f32(acc);
-          if (bmax > thr)
-            for (std::int64_t r = 0; r < rows; ++r) {
-              const float* c = det + (ya + r) * W + x0;
-              const __m128 a = _mm_loadu_ps(c), b = _mm_loadu_ps(c + 4);
-              hot |= (_mm_movemask_ps(_mm_or_ps(_mm_cmpgt_ps(a, t), _mm_cmpgt_ps(b, t))) != 0 ? 1u : 0u) << r;
-            }
         } else
 #endif
         {
-          for (std::int64_t r = 0; r < rows; ++r) {
-            const float mx = max_ignoring_nan(det + (ya + r) * W + x0, x1 - x0);
-            bmax = std::max(bmax, mx);
-            hot |= (mx > thr ? 1u : 0u) << r;
-          }
+          for (std::int64_t r = 0; r < rows; ++r)
+            hot |= (max_ignoring_nan(det + (ya + r) * W + x0, x1 - x0) > thr ? 1u : 0u) << r;
         }
         for (std::int64_t r = 0; hot; ++r, hot >>= 1)
           if (hot & 1u) row_candidates(ya + r, x0, x1);
@@ -455,112 +607,6 @@ void HeatmapParser::adjust(const PoseMaps& m) {
     }
 }
 
-// Joint k's 32x32 superblock heatmap maxima (from its 8x8 block maxima, kept by find_candidates);
-// tag ranges come later, on demand.
-void HeatmapParser::prepare_blocks(const PoseMaps& m, std::int64_t k) {
-  const std::int64_t T = m.tag_dim, nb = bw_ * bh_, ns = sw_ * sh_;
-  const float* block_max = all_block_max_.data() + k * nb;
-  const float ninf = -std::numeric_limits<float>::infinity();
-  super_max_.assign(static_cast<std::size_t>(ns), ninf);
-  // block maxima by superblock (kSB entries each, row-major inside; blocks past the map edge: -inf)
-  sblock_max_.assign(static_cast<std::size_t>(ns * kSB), ninf);
-  for (std::int64_t by = 0; by < bh_; ++by) {
-    float* sm = super_max_.data() + (by / kSuper) * sw_;
-    for (std::int64_t bx = 0; bx < bw_; ++bx) {
-      const float v = block_max[by * bw_ + bx];
-      sm[bx / kSuper] = std::max(sm[bx / kSuper], v);
-      sblock_max_[static_cast<std::size_t>(sblock_index(by, bx))] = v;
-    }
-  }
-  strip_ready_.assign(static_cast<std::size_t>(sh_), 0);
-  strips_left_ = sh_;
-  super_first_.resize(static_cast<std::size_t>(ns));
-  for (std::int64_t sy = 0; sy < sh_; ++sy)  // flat index of each superblock's top-left pixel
-    for (std::int64_t sx = 0; sx < sw_; ++sx)
-      super_first_[static_cast<std::size_t>(sy * sw_ + sx)] = sy * kSuper * kBlock * m.width + sx * kSuper * kBlock;
-  block_tag_lo_.resize(static_cast<std::size_t>(ns * kSB * T));
-  block_tag_hi_.resize(static_cast<std::size_t>(ns * kSB * T));
-  super_tag_lo_.resize(static_cast<std::size_t>(ns * T));
-  super_tag_hi_.resize(static_cast<std::size_t>(ns * T));
-  super_ub_.resize(static_cast<std::size_t>(ns));
-  super_empty_.resize(static_cast<std::size_t>(ns));
-}
-
-// Per-dimension tag ranges of every block and superblock in superblock row sy (one horizontal
-// strip of the tag map, block by block). NaN tags are ignored: such pixels are never selected, and a
-// range with lo > hi holds no usable pixel.
-void HeatmapParser::prepare_strip(const PoseMaps& m, std::int64_t k, std::int64_t sy) {
-  const std::int64_t H = m.height, W = m.width, T = m.tag_dim;
-  const float inf = std::numeric_limits<float>::infinity();
-  const std::int64_t full = W / kBlock;  // blocks with all kBlock columns
-  const std::int64_t ns = sw_ * sh_, nsb = ns * kSB;
-  // block ranges of dimension t: lo[t * nsb + sblock_index(by, bx)] (by superblock, by dimension,
-  // for region_bounds); blocks past the map edge stay empty (lo > hi)
-  float* lo = block_tag_lo_.data();
-  float* hi = block_tag_hi_.data();
-  for (std::int64_t t = 0; t < T; ++t) {
-    std::fill(lo + t * nsb + sy * sw_ * kSB, lo + t * nsb + (sy + 1) * sw_ * kSB, inf);
-    std::fill(hi + t * nsb + sy * sw_ * kSB, hi + t * nsb + (sy + 1) * sw_ * kSB, -inf);
-  }
-  for (std::int64_t by = sy * kSuper; by < std::min((sy + 1) * kSuper, bh_); ++by) {
-    std::int64_t first_scalar = 0;  // blocks from here on go through the scalar loop
-#if defined(__SSE2__)
-    if (T == 2) {  // 4 vectors of 2 interleaved pixels per block row: lanes (0, 2) dim 0, (1, 3) dim 1
-      const std::int64_t rows = std::min(kBlock, H - by * kBlock);
-      for (std::int64_t bx = 0; bx < full; ++bx) {
-        __m128 vlo = _mm_set1_ps(inf), vhi = _mm_set1_ps(-inf);
-        for (std::int64_t r = 0; r < rows; ++r) {
-          const float* tag = m.tags.data() + ((k * H + by * kBlock + r) * W + bx * kBlock) * T;
-          for (int j = 0; j < 4; ++j) {
-            const __m128 v = _mm_loadu_ps(tag + 4 * j);
-            vlo = _mm_min_ps(v, vlo);  // minps/maxps return the second operand on NaN
-            vhi = _mm_max_ps(v, vhi);
-          }
-        }
-        vlo = _mm_min_ps(vlo, _mm_shuffle_ps(vlo, vlo, _MM_SHUFFLE(1, 0, 3, 2)));
-        vhi = _mm_max_ps(vhi, _mm_shuffle_ps(vhi, vhi, _MM_SHUFFLE(1, 0, 3, 2)));
-        float l[4], h[4];
-        _mm_storeu_ps(l, vlo);
-        _mm_storeu_ps(h, vhi);
-        const std::int64_t e = sblock_index(by, bx);
-        lo[e] = l[0];
-        lo[nsb + e] = l[1];
-        hi[e] = h[0];
-        hi[nsb + e] = h[1];
-      }
-      first_scalar = full;
-    }
-#endif
-    for (std::int64_t y = by * kBlock; y < std::min((by + 1) * kBlock, H); ++y) {
-      const float* tag = m.tags.data() + (k * H + y) * W * T;
-      for (std::int64_t x = first_scalar * kBlock; x < W; ++x) {
-        const std::int64_t e = sblock_index(by, x / kBlock);
-        for (std::int64_t t = 0; t < T; ++t) {
-          const float v = tag[x * T + t];
-          float& l = lo[t * nsb + e];
-          float& h = hi[t * nsb + e];
-          l = v < l ? v : l;
-          h = v > h ? v : h;
-        }
-      }
-    }
-  }
-  for (std::int64_t sx = 0; sx < sw_; ++sx) {
-    const std::int64_t sb = sy * sw_ + sx;
-    for (std::int64_t t = 0; t < T; ++t) {
-      float slo = inf, shi = -inf;
-      for (std::int64_t j = 0; j < kSB; ++j) {
-        slo = std::min(slo, lo[t * nsb + sb * kSB + j]);
-        shi = std::max(shi, hi[t * nsb + sb * kSB + j]);
-      }
-      super_tag_lo_[static_cast<std::size_t>(t * ns + sb)] = slo;
-      super_tag_hi_[static_cast<std::size_t>(t * ns + sb)] = shi;
-    }
-  }
-  strip_ready_[static_cast<std::size_t>(sy)] = 1;
-  --strips_left_;
-}
-
 // refine: for every person, fill each missing joint with the arg-max over the map of
 // det - round(||tag - mean tag of the person||) (float32, first index on ties), if its det > 0.
 //
@@ -570,10 +616,13 @@ void HeatmapParser::prepare_strip(const PoseMaps& m, std::int64_t k, std::int64_
 // the bound is exact, and ties are settled by the first flat index. The search starts from the
 // joint's NMS candidates, then visits superblocks in decreasing bound and stops at the first one
 // that cannot win.
-void HeatmapParser::refine(const PoseMaps& m) {
+void HeatmapParser::refine(const PoseMaps& m, const MapSummary& s) {
   const std::int64_t J = m.num_joints, H = m.height, W = m.width, T = m.tag_dim, R = 3 + T;
-  sw_ = (bw_ + kSuper - 1) / kSuper;
-  sh_ = (bh_ + kSuper - 1) / kSuper;
+  const std::int64_t ns = s.super_count(), nsb = s.block_count(), sw = s.supers_w;
+  super_first_.resize(static_cast<std::size_t>(ns));
+  for (std::int64_t sb = 0; sb < ns; ++sb)  // flat index of each superblock's top-left pixel
+    super_first_[static_cast<std::size_t>(sb)] = (sb / sw) * kSuper * kBlock * W + (sb % sw) * kSuper * kBlock;
+  super_ub_.resize(static_cast<std::size_t>(ns));
 
   // Mean tag at each person's detected joints, read from the full tag maps (float32 sequential
   // mean, like np.mean over the list); persons without detected joints are not refined.
@@ -597,15 +646,47 @@ void HeatmapParser::refine(const PoseMaps& m) {
   }
 
   for (std::int64_t k = 0; k < J; ++k) {
-    bool prepared = false;
+    const float* block_max = s.det_max.data() + k * nsb;
+    const float* block_lo = s.tag_lo.data() + k * T * nsb;  // dimension t at [t * nsb + block]
+    const float* block_hi = s.tag_hi.data() + k * T * nsb;
     const float* det = m.heatmaps.data() + k * H * W;
     const float* tagk = m.tags.data() + k * H * W * T;
+    bool prepared = false;
+    std::int64_t live = 0;  // superblocks with a usable tag, sorted by heatmap maximum
     for (std::int64_t q = 0; q < people_; ++q) {
       float* row = joints_.data() + (q * J + k) * R;
       if (!prev_ready_[static_cast<std::size_t>(q)] || row[2] != 0) continue;
       if (!prepared) {
-        prepare_blocks(m, k);
+        // The joint's superblocks in decreasing heatmap maximum (a bound's upper bound), with their
+        // tag ranges in that order: a person's search computes bounds only for the prefix whose
+        // maximum reaches its best score so far.
         prepared = true;
+        const float* sm = s.super_det_max.data() + k * ns;
+        super_order_.clear();
+        for (std::int64_t sb = 0; sb < ns; ++sb) {
+          bool empty = false;
+          for (std::int64_t t = 0; t < T; ++t)
+            empty = empty || s.super_tag_lo[static_cast<std::size_t>((k * T + t) * ns + sb)] >
+                                 s.super_tag_hi[static_cast<std::size_t>((k * T + t) * ns + sb)];
+          if (!empty && sm[sb] == sm[sb]) super_order_.emplace_back(sm[sb], sb);
+        }
+        std::sort(super_order_.begin(), super_order_.end(),
+                  [](const std::pair<float, std::int64_t>& a, const std::pair<float, std::int64_t>& b) {
+                    return a.first > b.first || (a.first == b.first && a.second < b.second);
+                  });
+        live = static_cast<std::int64_t>(super_order_.size());
+        sorted_max_.resize(static_cast<std::size_t>(live));
+        sorted_lo_.resize(static_cast<std::size_t>(live * T));
+        sorted_hi_.resize(static_cast<std::size_t>(live * T));
+
+        for (std::int64_t i = 0; i < live; ++i) {
+          const std::int64_t sb = super_order_[static_cast<std::size_t>(i)].second;
+          sorted_max_[static_cast<std::size_t>(i)] = sm[sb];
+          for (std::int64_t t = 0; t < T; ++t) {
+            sorted_lo_[static_cast<std::size_t>(t * live + i)] = s.super_tag_lo[static_cast<std::size_t>((k * T + t) * ns + sb)];
+            sorted_hi_[static_cast<std::size_t>(t * live + i)] = s.super_tag_hi[static_cast<std::size_t>((k * T + t) * ns + sb)];
+          }
+        }
       }
       const float* prev = prev_tags_.data() + q * T;
       bool found = false;
@@ -624,58 +705,46 @@ void HeatmapParser::refine(const PoseMaps& m) {
       };
       for (const auto& [v, i] : cand_[static_cast<std::size_t>(k)])  // seeds: the joint's peaks
         consider(score_at(det, tagk, prev, T, i), i);
-      // Superblocks whose heatmap maximum may still win need their tag boxes (strips made on
-      // demand); then all superblock bounds at once, and the candidates in decreasing bound.
-      const std::int64_t ns = sw_ * sh_;
-      for (std::int64_t sy = 0; sy < sh_ && strips_left_ > 0; ++sy) {
-        if (strip_ready_[static_cast<std::size_t>(sy)]) continue;
-        for (std::int64_t sb = sy * sw_; sb < (sy + 1) * sw_; ++sb)
-          if (may_win(super_max_[static_cast<std::size_t>(sb)], super_first_[static_cast<std::size_t>(sb)])) {
-            prepare_strip(m, k, sy);
-            break;
-          }
-      }
-      const float* sm = super_max_.data();
-      const float* sub = super_ub_.data();
-      const unsigned char* sempty = super_empty_.data();
-      region_bounds(sm, super_tag_lo_.data(), super_tag_hi_.data(), ns, prev, T, ns, super_ub_.data(), super_empty_.data());
+      // Bounds for the superblocks whose heatmap maximum reaches the best so far (the rest cannot
+      // win: a bound never exceeds the maximum), then those that may win in decreasing bound.
+      std::int64_t n = live;
+      if (found) n = std::partition_point(sorted_max_.begin(), sorted_max_.begin() + live, [&](float v) { return v >= best_v; }) - sorted_max_.begin();
+      region_bounds(sorted_max_.data(), sorted_lo_.data(), sorted_hi_.data(), live, prev, T, n, super_ub_.data());
       super_list_.clear();
-      // may_win(bound), then may_win(heatmap maximum): the bound of a superblock whose strip was
-      // not needed is stale
-      auto list_super = [&](std::int64_t sb) {
-        const std::int64_t first = super_first_[static_cast<std::size_t>(sb)];
-        if (sempty[sb] || !may_win(sub[sb], first) || !may_win(sm[sb], first)) return;
-        super_list_.emplace_back(sub[sb], sb);
+      auto list_super = [&](std::int64_t i) {
+        const std::int64_t sb = super_order_[static_cast<std::size_t>(i)].second;
+        // (a NaN bound, from an infinite heatmap value, sorts first: it must be visited)
+        const float ub = super_ub_[static_cast<std::size_t>(i)] == super_ub_[static_cast<std::size_t>(i)]
+                             ? super_ub_[static_cast<std::size_t>(i)]
+                             : std::numeric_limits<float>::infinity();
+        if (may_win(ub, super_first_[static_cast<std::size_t>(sb)])) super_list_.emplace_back(ub, sb);
       };
-      std::int64_t sb0 = 0;
+      std::int64_t i0 = 0;
 #if defined(__SSE2__)
-      if (found) {  // four at a time, past those below the best (may_win needs both >= best_v)
+      if (found) {  // four at a time past the bounds below the best (NaN passes: !(ub < best))
         const __m128 b = _mm_set1_ps(best_v);
-        for (; sb0 + 4 <= ns; sb0 += 4) {
-          unsigned pass = static_cast<unsigned>(
-              _mm_movemask_ps(_mm_and_ps(_mm_cmpge_ps(_mm_loadu_ps(sub + sb0), b), _mm_cmpge_ps(_mm_loadu_ps(sm + sb0), b))));
-          for (std::int64_t sb = sb0; pass; ++sb, pass >>= 1)
-            if (pass & 1u) list_super(sb);
+        for (; i0 + 4 <= n; i0 += 4) {
+          unsigned pass = static_cast<unsigned>(_mm_movemask_ps(_mm_cmpnlt_ps(_mm_loadu_ps(super_ub_.data() + i0), b)));
+          for (std::int64_t i = i0; pass; ++i, pass >>= 1)
+            if (pass & 1u) list_super(i);
         }
       }
 #endif
-      for (std::int64_t sb = sb0; sb < ns; ++sb) list_super(sb);
+      for (std::int64_t i = i0; i < n; ++i) list_super(i);
       std::sort(super_list_.begin(), super_list_.end(),
                 [](const std::pair<float, std::int64_t>& a, const std::pair<float, std::int64_t>& b) {
                   return a.first > b.first || (a.first == b.first && a.second < b.second);
                 });
-      const std::int64_t nsb = ns * kSB;
       for (const auto& [ub, sb] : super_list_) {
         if (found && ub < best_v) break;  // the rest are bounded lower still
-        const std::int64_t sx = sb % sw_, sy = sb / sw_;
+        const std::int64_t sx = sb % sw, sy = sb / sw;
         float bub[kSB];  // the superblock's block bounds, computed together (row-major)
-        unsigned char bempty[kSB];
-        superblock_bounds(sblock_max_.data() + sb * kSB, block_tag_lo_.data() + sb * kSB,
-                          block_tag_hi_.data() + sb * kSB, nsb, prev, T, bub, bempty);
+        const unsigned empty =
+            superblock_bounds(block_max + sb * kSB, block_lo + sb * kSB, block_hi + sb * kSB, nsb, prev, T, bub);
         for (std::int64_t j = 0; j < kSB; ++j) {
           {  // block j of the superblock
             const std::int64_t by = sy * kSuper + j / kSuper, bx = sx * kSuper + j % kSuper;
-            if (bempty[j]) continue;  // also every block past the map edge
+            if ((empty >> j) & 1u) continue;  // also every block past the map edge
             const std::int64_t x0 = bx * kBlock, i0 = by * kBlock * W + x0;
             if (!may_win(bub[j], i0)) continue;
             const std::int64_t n = std::min(x0 + kBlock, W) - x0, rows = std::min(kBlock, H - by * kBlock);
@@ -705,8 +774,8 @@ void HeatmapParser::refine(const PoseMaps& m) {
 }
 
 GroupedPoses HeatmapParser::parse(const PoseMaps& m) {
-  check(m);
-  find_candidates(m);
+  const MapSummary& summary = check(m);
+  find_candidates(m, summary);
   match(m);
   if (p_.adjust) adjust(m);
   const std::int64_t J = m.num_joints, R = 3 + m.tag_dim;
@@ -715,15 +784,14 @@ GroupedPoses HeatmapParser::parse(const PoseMaps& m) {
   for (std::int64_t q = 0; q < people_; ++q)
     out.scores[static_cast<std::size_t>(q)] =
         pairwise_sum(joints_.data() + q * J * R + 2, J, R) / static_cast<float>(J);
-  if (p_.refine) refine(m);
+  if (p_.refine) refine(m, summary);
   out.persons = Tensor<float, CPU>::empty({people_, J, R});
   std::copy(joints_.begin(), joints_.begin() + people_ * J * R, out.persons.data());
   return out;
 }
 
 std::vector<std::vector<HeatmapParser::Candidate>> HeatmapParser::candidates(const PoseMaps& m) {
-  check(m);
-  find_candidates(m);
+  find_candidates(m, check(m));
   std::vector<std::vector<Candidate>> out(cand_.size());
   for (std::size_t k = 0; k < cand_.size(); ++k)
     for (const auto& [v, i] : cand_[k]) out[k].push_back({i % m.width, i / m.width, v});

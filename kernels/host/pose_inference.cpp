@@ -8,6 +8,10 @@
 #include "hrnet/core/error.hpp"
 #include "hrnet/ops/resize.hpp"
 
+#if defined(__SSE2__)
+#include <xmmintrin.h>
+#endif
+
 namespace hrnet::pose {
 namespace {
 
@@ -271,38 +275,148 @@ void MapAggregator::add(double scale_factor, const StageMaps& maps) {
     for (const auto& t : maps.tags)
       tags_list_.push_back(final_.defined() && !opts_.project_to_image ? resized(t, final_.shape().h(), final_.shape().w())
                                                                        : t);
-  T4 avg = maps.heatmaps[0];
-  if (opts_.flip) {
-    avg = maps.heatmaps[0].clone();
-    add_into(avg, maps.heatmaps[1]);
-    avg = divided(avg, 2.0f);
+  // The flip average (h + flipped) / 2 and the sum over scales, each element in one pass.
+  const T4& h0 = maps.heatmaps[0];
+  const T4* h1 = opts_.flip ? &maps.heatmaps[1] : nullptr;
+  if (h1) check_shape(*h1, h0.shape(), "aggregate: adding maps");
+  const std::int64_t n = h0.numel();
+  const float* a = h0.data();
+  const float* b = h1 ? h1->data() : nullptr;
+  if (!final_.defined()) {
+    final_ = T4::empty(h0.shape());
+    float* f = final_.data();
+    if (b)
+      for (std::int64_t i = 0; i < n; ++i) f[i] = (a[i] + b[i]) / 2.0f;
+    else
+      std::copy_n(a, n, f);
+  } else if (opts_.project_to_image) {
+    check_shape(h0, final_.shape(), "aggregate: adding maps");
+    float* f = final_.data();
+    if (b)
+      for (std::int64_t i = 0; i < n; ++i) f[i] += (a[i] + b[i]) / 2.0f;
+    else
+      for (std::int64_t i = 0; i < n; ++i) f[i] += a[i];
+  } else {
+    T4 avg = h0;
+    if (b) {
+      avg = T4::empty(h0.shape());
+      for (std::int64_t i = 0; i < n; ++i) avg[i] = (a[i] + b[i]) / 2.0f;
+    }
+    add_into(final_, resized(avg, final_.shape().h(), final_.shape().w()));
   }
-  if (!final_.defined()) final_ = avg.clone();
-  else if (opts_.project_to_image) add_into(final_, avg);
-  else add_into(final_, resized(avg, final_.shape().h(), final_.shape().w()));
 }
 
+namespace {
+
+// Map rows [y0, y1) of the NHWC maps src (pixel p, channel k at p * J + k) into the planar dst
+// (k * P + p), each value divided by div (exactly the value itself when div is 1). 4x4 tiles are
+// transposed in registers; the rest element by element.
+void planar_rows(const float* src, std::int64_t J, std::int64_t W, std::int64_t P, std::int64_t y0, std::int64_t y1,
+                 float div, float* dst) {
+  std::int64_t p = y0 * W;
+  const std::int64_t p1 = y1 * W;
+#if defined(__SSE2__)
+  const __m128 d = _mm_set1_ps(div);
+  const bool divide = div != 1.0f;
+  for (; J >= 4 && p + 4 <= p1; p += 4) {
+    std::int64_t k = 0;
+    for (; k + 4 <= J; k += 4) {
+      __m128 r0 = _mm_loadu_ps(src + p * J + k), r1 = _mm_loadu_ps(src + (p + 1) * J + k);
+      __m128 r2 = _mm_loadu_ps(src + (p + 2) * J + k), r3 = _mm_loadu_ps(src + (p + 3) * J + k);
+      _MM_TRANSPOSE4_PS(r0, r1, r2, r3);  // r_j: channel k + j of pixels p .. p + 3
+      if (divide) {
+        r0 = _mm_div_ps(r0, d);
+        r1 = _mm_div_ps(r1, d);
+        r2 = _mm_div_ps(r2, d);
+        r3 = _mm_div_ps(r3, d);
+      }
+      _mm_storeu_ps(dst + k * P + p, r0);
+      _mm_storeu_ps(dst + (k + 1) * P + p, r1);
+      _mm_storeu_ps(dst + (k + 2) * P + p, r2);
+      _mm_storeu_ps(dst + (k + 3) * P + p, r3);
+    }
+    for (; k < J; ++k)
+      for (std::int64_t i = 0; i < 4; ++i) dst[k * P + p + i] = src[(p + i) * J + k] / div;
+  }
+#endif
+  for (; p < p1; ++p)
+    for (std::int64_t k = 0; k < J; ++k) dst[k * P + p] = src[p * J + k] / div;
+}
+
+// Map rows [y0, y1) of T NHWC tag maps into the (J, P, T) layout: element (k, p, t) at
+// (k * P + p) * T + t.
+void interleaved_rows(const std::vector<const float*>& src, std::int64_t J, std::int64_t W, std::int64_t P,
+                      std::int64_t y0, std::int64_t y1, float* dst) {
+  const auto T = static_cast<std::int64_t>(src.size());
+  if (T == 1) return planar_rows(src[0], J, W, P, y0, y1, 1.0f, dst);
+  std::int64_t p = y0 * W;
+  const std::int64_t p1 = y1 * W;
+#if defined(__SSE2__)
+  for (; T == 2 && J >= 4 && p + 4 <= p1; p += 4) {
+    const float* a = src[0];
+    const float* b = src[1];
+    std::int64_t k = 0;
+    for (; k + 4 <= J; k += 4) {
+      __m128 a0 = _mm_loadu_ps(a + p * J + k), a1 = _mm_loadu_ps(a + (p + 1) * J + k);
+      __m128 a2 = _mm_loadu_ps(a + (p + 2) * J + k), a3 = _mm_loadu_ps(a + (p + 3) * J + k);
+      __m128 b0 = _mm_loadu_ps(b + p * J + k), b1 = _mm_loadu_ps(b + (p + 1) * J + k);
+      __m128 b2 = _mm_loadu_ps(b + (p + 2) * J + k), b3 = _mm_loadu_ps(b + (p + 3) * J + k);
+      _MM_TRANSPOSE4_PS(a0, a1, a2, a3);
+      _MM_TRANSPOSE4_PS(b0, b1, b2, b3);
+      const __m128 av[4] = {a0, a1, a2, a3}, bv[4] = {b0, b1, b2, b3};
+      for (std::int64_t j = 0; j < 4; ++j) {  // channel k + j: (a, b) pairs of pixels p .. p + 3
+        float* o = dst + ((k + j) * P + p) * 2;
+        _mm_storeu_ps(o, _mm_unpacklo_ps(av[j], bv[j]));
+        _mm_storeu_ps(o + 4, _mm_unpackhi_ps(av[j], bv[j]));
+      }
+    }
+    for (; k < J; ++k)
+      for (std::int64_t i = 0; i < 4; ++i) {
+        dst[(k * P + p + i) * 2] = a[(p + i) * J + k];
+        dst[(k * P + p + i) * 2 + 1] = b[(p + i) * J + k];
+      }
+  }
+#endif
+  for (; p < p1; ++p)
+    for (std::int64_t k = 0; k < J; ++k)
+      for (std::int64_t t = 0; t < T; ++t) dst[(k * P + p) * T + t] = src[static_cast<std::size_t>(t)][p * J + k];
+}
+
+}  // namespace
+
 AggregatedMaps MapAggregator::finish() const {
+  AggregatedMaps r;
+  finish(r);
+  return r;
+}
+
+// Block row by block row (8 map rows, every joint): the rows are transposed into the output
+// layouts, then summarised while they are still in cache.
+void MapAggregator::finish(AggregatedMaps& r) const {
   HRNET_CHECK(final_.defined(), ValueError, "MapAggregator: no scale was added");
   HRNET_CHECK(!tags_list_.empty(), ValueError, "MapAggregator: no scale contributed tags (tags come from scale 1)");
-  const T4 heat = divided(final_, static_cast<float>(opts_.scales.size()));
-  AggregatedMaps r;
-  r.num_joints = heat.shape().c();
-  r.height = heat.shape().h();
-  r.width = heat.shape().w();
+  std::vector<const float*> tag_src;
+  for (const auto& g : tags_list_) {
+    check_shape(g, final_.shape(), "MapAggregator: tag maps");
+    tag_src.push_back(g.data());
+  }
+  r.num_joints = final_.shape().c();
+  r.height = final_.shape().h();
+  r.width = final_.shape().w();
   r.tag_dim = static_cast<std::int64_t>(tags_list_.size());
-  const std::int64_t J = r.num_joints, P = r.height * r.width, T = r.tag_dim;
+  const std::int64_t J = r.num_joints, H = r.height, W = r.width, P = H * W, T = r.tag_dim;
   r.heatmaps.resize(static_cast<std::size_t>(J * P));
   r.tags.resize(static_cast<std::size_t>(J * P * T));
-  for (std::int64_t p = 0; p < P; ++p)
-    for (std::int64_t k = 0; k < J; ++k) r.heatmaps[static_cast<std::size_t>(k * P + p)] = heat[p * J + k];
-  for (std::int64_t t = 0; t < T; ++t) {
-    const T4& g = tags_list_[static_cast<std::size_t>(t)];
-    check_shape(g, heat.shape(), "MapAggregator: tag maps");
-    for (std::int64_t p = 0; p < P; ++p)
-      for (std::int64_t k = 0; k < J; ++k) r.tags[static_cast<std::size_t>((k * P + p) * T + t)] = g[p * J + k];
+  r.summary.reset(J, H, W, T);
+  const PoseMaps view = r.view();
+  const auto div = static_cast<float>(opts_.scales.size());
+  for (std::int64_t by = 0; by < r.summary.blocks_h; ++by) {
+    const std::int64_t y0 = by * MapSummary::kBlock, y1 = std::min(y0 + MapSummary::kBlock, H);
+    planar_rows(final_.data(), J, W, P, y0, y1, div, r.heatmaps.data());
+    interleaved_rows(tag_src, J, W, P, y0, y1, r.tags.data());
+    r.summary.add_block_row(view, by);
   }
-  return r;
+  r.summary.finish_superblocks();
 }
 
 std::vector<PersonPose> get_final_preds(const GroupedPoses& grouped, const ScaleSize& cs, std::int64_t map_w,

@@ -22,15 +22,17 @@
 //     unspecified);
 //   - candidates whose value or tag is not finite raise ValueError (the python code would feed NaN
 //     to munkres); refine never selects a pixel whose score is NaN (np.argmax would).
-// Speed (the results are those of the exhaustive computation, bit for bit): NMS runs its 5x5 test
-// only on pixels above the detection threshold that pass a 4-neighbour test; refine's map-wide
-// arg-max, the hot loop, is a branch-and-bound search: it starts from the joint's NMS peaks and
-// skips every 32x32 superblock and 8x8 block whose heatmap maximum, minus the rounded distance from
-// the person's tag to the region's tag range, cannot beat the best score so far (tag ranges are
-// computed once per joint, on demand; block summaries are stored superblock by superblock, so one
-// superblock's 16 block bounds come from contiguous memory). Worst case (tags without spatial
-// coherence) is the full scan. At 512x512 the pass over all det and tag maps (about 53 MB for 17
-// joints with T = 2) is a large part of the time: it is memory-bound.
+// Speed (the results are those of the exhaustive computation, bit for bit): everything is driven by
+// a MapSummary, per-8x8-block bounds of the maps (heatmap maximum, per-dimension tag range), grouped
+// 4x4 into 32x32 superblocks. NMS visits only blocks whose maximum is above the detection threshold
+// and runs its 5x5 test only on pixels that pass a 4-neighbour test; refine's map-wide arg-max, the
+// hot loop, is a branch-and-bound search: it starts from the joint's NMS peaks and skips every
+// superblock and block whose heatmap maximum, minus the rounded distance from the person's tag to
+// the region's tag range, cannot beat the best score so far. Worst case (tags without spatial
+// coherence) is the full scan. The summary reads every det and tag value once (about 53 MB for 17
+// joints with T = 2 at 512x512: memory-bound, the largest part of parse()'s time when parse() has
+// to make it). MapAggregator::finish (inference.hpp) makes it while it writes the maps, where the
+// values pass through registers anyway, and hands it over in PoseMaps::summary.
 #pragma once
 #include <array>
 #include <cstdint>
@@ -61,12 +63,53 @@ struct GroupParams {
   bool refine = true;  // TEST.REFINE
 };
 
-// A non-owning view of one image's maps (layouts above).
+struct MapSummary;
+
+// A non-owning view of one image's maps (layouts above). `summary`, when set, must describe exactly
+// these maps (MapAggregator::finish's, or summarize()'s); its sizes are checked, its values trusted.
+// Without one the parser makes its own.
 struct PoseMaps {
   std::span<const float> heatmaps;  // J * H * W
   std::span<const float> tags;      // J * H * W * T
   std::int64_t num_joints = 0, height = 0, width = 0, tag_dim = 0;
+  const MapSummary* summary = nullptr;
 };
+
+// Per-block bounds of one image's maps: 8x8-pixel blocks (partial at the right and bottom edges),
+// grouped 4x4 into 32x32 superblocks and stored superblock by superblock (block_index), so one
+// superblock's 16 blocks are contiguous. NaN values are ignored: a block without a non-NaN heatmap
+// value has det_max -inf; one without a non-NaN tag in dimension t has tag_lo > tag_hi there.
+// Blocks past the map edge (in the last superblocks) hold those empty values too.
+struct MapSummary {
+  static constexpr std::int64_t kBlock = 8;  // pixels per block side
+  static constexpr std::int64_t kSuper = 4;  // blocks per superblock side
+  static constexpr std::int64_t kBlocksPerSuper = kSuper * kSuper;
+  std::int64_t num_joints = 0, height = 0, width = 0, tag_dim = 0;
+  std::int64_t blocks_w = 0, blocks_h = 0, supers_w = 0, supers_h = 0;
+  // Blocks: joint k's block (by, bx) at k * block_count() + block_index(by, bx); tag ranges by
+  // dimension: (k * T + t) * block_count() + block_index(by, bx).
+  std::vector<float> det_max, tag_lo, tag_hi;
+  // Superblocks (the blocks' bounds combined): joint k's superblock s = sy * supers_w + sx at
+  // k * super_count() + s; tag ranges at (k * T + t) * super_count() + s.
+  std::vector<float> super_det_max, super_tag_lo, super_tag_hi;
+
+  std::int64_t super_count() const { return supers_w * supers_h; }
+  std::int64_t block_count() const { return super_count() * kBlocksPerSuper; }
+  std::int64_t block_index(std::int64_t by, std::int64_t bx) const {
+    return ((by / kSuper) * supers_w + bx / kSuper) * kBlocksPerSuper + (by % kSuper) * kSuper + bx % kSuper;
+  }
+  // Sizes for (J, H, W, T) maps and every bound empty (reuses the buffers).
+  void reset(std::int64_t joints, std::int64_t h, std::int64_t w, std::int64_t t);
+  // The bounds of every block in block row `by` (map rows 8 * by .. 8 * by + 7) of `maps`, which
+  // must have this summary's sizes (after reset). Rows can be added as soon as they are written.
+  void add_block_row(const PoseMaps& maps, std::int64_t by);
+  // The superblock bounds from the block bounds (after every block row is added).
+  void finish_superblocks();
+};
+
+// The summary of `maps` (ignores maps.summary): reset, every block row, finish_superblocks.
+// Throws ShapeError for inconsistent sizes.
+void summarize(const PoseMaps& maps, MapSummary& out);
 
 struct GroupedPoses {
   Tensor<float, CPU> persons;  // (P, J, 3 + T); P may be 0
@@ -93,21 +136,15 @@ class HeatmapParser {
   std::vector<std::vector<Candidate>> candidates(const PoseMaps& maps);
 
  private:
-  void check(const PoseMaps& m) const;
-  void find_candidates(const PoseMaps& m);
+  const MapSummary& check(const PoseMaps& m);  // the maps' summary (own_summary_ when they have none)
+  void find_candidates(const PoseMaps& m, const MapSummary& s);
   void match(const PoseMaps& m);
   void adjust(const PoseMaps& m);
-  void refine(const PoseMaps& m);
-  void prepare_blocks(const PoseMaps& m, std::int64_t k);  // for the joint being refined
-  void prepare_strip(const PoseMaps& m, std::int64_t k, std::int64_t sy);
-  // position of 8x8 block (by, bx) in the superblock-major block arrays: superblock, then
-  // row-major inside it (4x4 blocks per superblock)
-  std::int64_t sblock_index(std::int64_t by, std::int64_t bx) const {
-    return ((by / 4) * sw_ + bx / 4) * 16 + (by % 4) * 4 + bx % 4;
-  }
+  void refine(const PoseMaps& m, const MapSummary& s);
 
   GroupParams p_;
   std::vector<std::int64_t> order_;
+  MapSummary own_summary_;
   // candidates per joint (val, flat index), sorted
   std::vector<std::vector<std::pair<float, std::int64_t>>> cand_;
   // persons: J * (3 + T) floats each, the running float32 tag sum and count, the dict key
@@ -120,20 +157,14 @@ class HeatmapParser {
   std::vector<double> cost_, dist_;
   std::vector<float> mean_tags_;
   Munkres munkres_;
-  // refine scratch: per person mean tags; for the joint being refined, 8x8 block and 32x32
-  // superblock heatmap maxima and (lazily) tag ranges; the superblocks one person visits
+  // refine scratch: per person mean tags; per superblock of the joint being refined, its bound for
+  // the person and the flat index of its top-left pixel; the superblocks one person visits
   std::vector<float> prev_tags_;
   std::vector<unsigned char> prev_ready_;
-  std::int64_t bw_ = 0, bh_ = 0, sw_ = 0, sh_ = 0;
-  // (tag ranges stored by dimension: lo[t * count + region], for four-at-a-time bounds)
-  std::vector<float> all_block_max_;  // every joint's, from find_candidates
-  std::vector<float> sblock_max_;  // the joint being refined's, by superblock (sblock_index)
-  std::vector<float> block_tag_lo_, block_tag_hi_;
-  std::vector<float> super_max_, super_tag_lo_, super_tag_hi_, super_ub_;
-  std::vector<unsigned char> super_empty_;
+  std::vector<std::pair<float, std::int64_t>> super_order_;  // (heatmap maximum, superblock), decreasing
+  std::vector<float> sorted_max_, sorted_lo_, sorted_hi_;      // in that order (tag ranges by dimension)
+  std::vector<float> super_ub_;
   std::vector<std::int64_t> super_first_;
-  std::vector<unsigned char> strip_ready_;
-  std::int64_t strips_left_ = 0;
   std::vector<std::pair<float, std::int64_t>> super_list_;
 };
 

@@ -95,11 +95,13 @@ struct StageMaps {
 StageMaps get_multi_stage_outputs(const PoseModel& model, const Tensor<float, CPU>& image, const InferenceOptions& opts,
                                   std::int64_t project_w = 0, std::int64_t project_h = 0);
 
-// The final maps for grouping, in the layouts of PoseMaps (heatmaps (J, H, W), tags (J, H, W, T)).
+// The final maps for grouping, in the layouts of PoseMaps (heatmaps (J, H, W), tags (J, H, W, T)),
+// with their summary for the parser (made while the maps are written).
 struct AggregatedMaps {
   std::vector<float> heatmaps, tags;
   std::int64_t num_joints = 0, height = 0, width = 0, tag_dim = 0;
-  PoseMaps view() const { return {heatmaps, tags, num_joints, height, width, tag_dim}; }
+  MapSummary summary;
+  PoseMaps view() const { return {heatmaps, tags, num_joints, height, width, tag_dim, &summary}; }
 };
 
 // aggregate_results over the scales, then the final division and tag stacking.
@@ -108,9 +110,11 @@ class MapAggregator {
   explicit MapAggregator(const InferenceOptions& opts);
   // Adds one scale's outputs (call in the order the scales are processed: descending).
   void add(double scale_factor, const StageMaps& maps);
-  // final_heatmaps / number of scales, tags concatenated on the trailing axis. ValueError when no
-  // scale contributed tags (several scales, none of them 1).
+  // final_heatmaps / number of scales, tags concatenated on the trailing axis, and the summary.
+  // ValueError when no scale contributed tags (several scales, none of them 1). The second form
+  // reuses out's buffers (no allocation when the sizes repeat, as in a validation loop).
   AggregatedMaps finish() const;
+  void finish(AggregatedMaps& out) const;
 
  private:
   InferenceOptions opts_;
