@@ -230,16 +230,17 @@ int main(int argc, char** argv) {
       stage.tags.push_back(tag);
     }
     hrnet::pose::InferenceOptions opts;
+    hrnet::pose::AggregatedMaps aggregated;
     hrnet::pose::GroupedPoses r;
     struct What { const char* name; std::function<void()> fn; };
     const What whats[] = {
         {"parse", [&] { r = parser.parse(view); }},
         {"summarize", [&] { hrnet::pose::summarize(view, summary); }},
         {"parse_with_summary", [&] { r = parser.parse(summarized); }},
-        {"aggregate", [&] {
+        {"aggregate", [&] {  // as in a validation loop: the output buffers are reused
            hrnet::pose::MapAggregator agg(opts);
            agg.add(1.0, stage);
-           const auto maps = agg.finish();
+           agg.finish(aggregated);
          }},
     };
     for (const auto& w : whats) {

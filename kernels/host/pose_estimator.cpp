@@ -97,7 +97,8 @@ PoseNet& PoseEstimator::network() const {
 namespace {
 // Eval mode and no gradients for one call, restoring the network's mode afterwards.
 template <class Net>
-std::vector<PersonPose> run_estimate(Net& net, const data::Image& img, const InferenceOptions& opts) {
+std::vector<PersonPose> run_estimate(Net& net, const data::Image& img, const InferenceOptions& opts,
+                                     InferenceMaps* workspace) {
   using D = typename Net::device_type;
   const bool was_training = net.is_training();
   net.eval();
@@ -116,15 +117,16 @@ std::vector<PersonPose> run_estimate(Net& net, const data::Image& img, const Inf
     }
     return outs;
   };
-  return estimate_poses(img.pixels, img.height, img.width, model, opts);
+  return estimate_poses(img.pixels, img.height, img.width, model, opts, workspace);
 }
 }  // namespace
 
 std::vector<PersonPose> PoseEstimator::estimate(const data::Image& img) const {
+  if (!workspace_) workspace_ = std::make_unique<InferenceMaps>();
 #ifdef HRNET_WITH_CUDA
-  if (cuda_net_) return run_estimate(*cuda_net_, img, opts_);
+  if (cuda_net_) return run_estimate(*cuda_net_, img, opts_, workspace_.get());
 #endif
-  return run_estimate(*net_, img, opts_);
+  return run_estimate(*net_, img, opts_, workspace_.get());
 }
 
 std::vector<eval::KeypointResult> coco_results(std::int64_t image_id, const std::vector<PersonPose>& people) {

@@ -265,45 +265,48 @@ StageMaps get_multi_stage_outputs(const PoseModel& model, const Tensor<float, CP
   return r;
 }
 
+namespace {
+
+// (h + flipped) / 2 (h itself without a flipped map), as the official aggregation computes it.
+T4 flip_average(const T4& h, const T4* flipped) {
+  if (!flipped) return h;
+  auto avg = T4::empty(h.shape());
+  const float* a = h.data();
+  const float* b = flipped->data();
+  float* o = avg.data();
+  for (std::int64_t i = 0; i < h.numel(); ++i) o[i] = (a[i] + b[i]) / 2.0f;
+  return avg;
+}
+
+}  // namespace
+
 MapAggregator::MapAggregator(const InferenceOptions& opts) : opts_(opts) { check_options(opts_); }
 
 void MapAggregator::add(double scale_factor, const StageMaps& maps) {
   HRNET_CHECK(maps.heatmaps.size() == (opts_.flip ? 2u : 1u), ShapeError,
               "MapAggregator: expected " << (opts_.flip ? 2 : 1) << " heatmap maps (flip test "
                                          << (opts_.flip ? "on" : "off") << "), got " << maps.heatmaps.size());
+  const T4* first = pending_.defined() ? &pending_ : (final_.defined() ? &final_ : nullptr);  // the first scale's
   if (scale_factor == 1.0 || opts_.scales.size() == 1)
     for (const auto& t : maps.tags)
-      tags_list_.push_back(final_.defined() && !opts_.project_to_image ? resized(t, final_.shape().h(), final_.shape().w())
-                                                                       : t);
-  // The flip average (h + flipped) / 2 and the sum over scales, each element in one pass.
-  const T4& h0 = maps.heatmaps[0];
+      tags_list_.push_back(first && !opts_.project_to_image ? resized(t, first->shape().h(), first->shape().w()) : t);
+  // The first scale's maps are only kept (finish averages them while it transposes: one pass over
+  // them when there is one scale, the usual case); a second scale starts the running sum.
   const T4* h1 = opts_.flip ? &maps.heatmaps[1] : nullptr;
-  if (h1) check_shape(*h1, h0.shape(), "aggregate: adding maps");
-  const std::int64_t n = h0.numel();
-  const float* a = h0.data();
-  const float* b = h1 ? h1->data() : nullptr;
-  if (!final_.defined()) {
-    final_ = T4::empty(h0.shape());
-    float* f = final_.data();
-    if (b)
-      for (std::int64_t i = 0; i < n; ++i) f[i] = (a[i] + b[i]) / 2.0f;
-    else
-      std::copy_n(a, n, f);
-  } else if (opts_.project_to_image) {
-    check_shape(h0, final_.shape(), "aggregate: adding maps");
-    float* f = final_.data();
-    if (b)
-      for (std::int64_t i = 0; i < n; ++i) f[i] += (a[i] + b[i]) / 2.0f;
-    else
-      for (std::int64_t i = 0; i < n; ++i) f[i] += a[i];
-  } else {
-    T4 avg = h0;
-    if (b) {
-      avg = T4::empty(h0.shape());
-      for (std::int64_t i = 0; i < n; ++i) avg[i] = (a[i] + b[i]) / 2.0f;
-    }
-    add_into(final_, resized(avg, final_.shape().h(), final_.shape().w()));
+  if (h1) check_shape(*h1, maps.heatmaps[0].shape(), "aggregate: adding maps");
+  if (!final_.defined() && !pending_.defined()) {
+    pending_ = maps.heatmaps[0];
+    pending_flipped_ = h1 ? *h1 : T4();
+    return;
   }
+  if (pending_.defined()) {  // the running sum starts with the first scale's average
+    final_ = flip_average(pending_, pending_flipped_.defined() ? &pending_flipped_ : nullptr);
+    pending_ = T4();
+    pending_flipped_ = T4();
+  }
+  const T4 avg = flip_average(maps.heatmaps[0], h1);
+  if (opts_.project_to_image) add_into(final_, avg);
+  else add_into(final_, resized(avg, final_.shape().h(), final_.shape().w()));
 }
 
 namespace {
@@ -311,18 +314,24 @@ namespace {
 // Map rows [y0, y1) of the NHWC maps src (pixel p, channel k at p * J + k) into the planar dst
 // (k * P + p), each value divided by div (exactly the value itself when div is 1). 4x4 tiles are
 // transposed in registers; the rest element by element.
-void planar_rows(const float* src, std::int64_t J, std::int64_t W, std::int64_t P, std::int64_t y0, std::int64_t y1,
-                 float div, float* dst) {
+void planar_rows(const float* src, const float* flipped, std::int64_t J, std::int64_t W, std::int64_t P,
+                 std::int64_t y0, std::int64_t y1, float div, float* dst) {
   std::int64_t p = y0 * W;
   const std::int64_t p1 = y1 * W;
+  auto value = [&](std::int64_t i) {  // the scalar path
+    const float v = flipped ? (src[i] + flipped[i]) / 2.0f : src[i];
+    return v / div;
+  };
 #if defined(__SSE2__)
-  const __m128 d = _mm_set1_ps(div);
+  const __m128 d = _mm_set1_ps(div), two = _mm_set1_ps(2.0f);
   const bool divide = div != 1.0f;
+  auto load = [&](std::int64_t i) {
+    return flipped ? _mm_div_ps(_mm_add_ps(_mm_loadu_ps(src + i), _mm_loadu_ps(flipped + i)), two) : _mm_loadu_ps(src + i);
+  };
   for (; J >= 4 && p + 4 <= p1; p += 4) {
     std::int64_t k = 0;
     for (; k + 4 <= J; k += 4) {
-      __m128 r0 = _mm_loadu_ps(src + p * J + k), r1 = _mm_loadu_ps(src + (p + 1) * J + k);
-      __m128 r2 = _mm_loadu_ps(src + (p + 2) * J + k), r3 = _mm_loadu_ps(src + (p + 3) * J + k);
+      __m128 r0 = load(p * J + k), r1 = load((p + 1) * J + k), r2 = load((p + 2) * J + k), r3 = load((p + 3) * J + k);
       _MM_TRANSPOSE4_PS(r0, r1, r2, r3);  // r_j: channel k + j of pixels p .. p + 3
       if (divide) {
         r0 = _mm_div_ps(r0, d);
@@ -336,11 +345,11 @@ void planar_rows(const float* src, std::int64_t J, std::int64_t W, std::int64_t 
       _mm_storeu_ps(dst + (k + 3) * P + p, r3);
     }
     for (; k < J; ++k)
-      for (std::int64_t i = 0; i < 4; ++i) dst[k * P + p + i] = src[(p + i) * J + k] / div;
+      for (std::int64_t i = 0; i < 4; ++i) dst[k * P + p + i] = value((p + i) * J + k);
   }
 #endif
   for (; p < p1; ++p)
-    for (std::int64_t k = 0; k < J; ++k) dst[k * P + p] = src[p * J + k] / div;
+    for (std::int64_t k = 0; k < J; ++k) dst[k * P + p] = value(p * J + k);
 }
 
 // Map rows [y0, y1) of T NHWC tag maps into the (J, P, T) layout: element (k, p, t) at
@@ -348,7 +357,7 @@ void planar_rows(const float* src, std::int64_t J, std::int64_t W, std::int64_t 
 void interleaved_rows(const std::vector<const float*>& src, std::int64_t J, std::int64_t W, std::int64_t P,
                       std::int64_t y0, std::int64_t y1, float* dst) {
   const auto T = static_cast<std::int64_t>(src.size());
-  if (T == 1) return planar_rows(src[0], J, W, P, y0, y1, 1.0f, dst);
+  if (T == 1) return planar_rows(src[0], nullptr, J, W, P, y0, y1, 1.0f, dst);
   std::int64_t p = y0 * W;
   const std::int64_t p1 = y1 * W;
 #if defined(__SSE2__)
@@ -393,16 +402,18 @@ AggregatedMaps MapAggregator::finish() const {
 // Block row by block row (8 map rows, every joint): the rows are transposed into the output
 // layouts, then summarised while they are still in cache.
 void MapAggregator::finish(AggregatedMaps& r) const {
-  HRNET_CHECK(final_.defined(), ValueError, "MapAggregator: no scale was added");
+  HRNET_CHECK(final_.defined() || pending_.defined(), ValueError, "MapAggregator: no scale was added");
+  const T4& heat = pending_.defined() ? pending_ : final_;
+  const float* flipped = pending_flipped_.defined() ? pending_flipped_.data() : nullptr;
   HRNET_CHECK(!tags_list_.empty(), ValueError, "MapAggregator: no scale contributed tags (tags come from scale 1)");
   std::vector<const float*> tag_src;
   for (const auto& g : tags_list_) {
-    check_shape(g, final_.shape(), "MapAggregator: tag maps");
+    check_shape(g, heat.shape(), "MapAggregator: tag maps");
     tag_src.push_back(g.data());
   }
-  r.num_joints = final_.shape().c();
-  r.height = final_.shape().h();
-  r.width = final_.shape().w();
+  r.num_joints = heat.shape().c();
+  r.height = heat.shape().h();
+  r.width = heat.shape().w();
   r.tag_dim = static_cast<std::int64_t>(tags_list_.size());
   const std::int64_t J = r.num_joints, H = r.height, W = r.width, P = H * W, T = r.tag_dim;
   r.heatmaps.resize(static_cast<std::size_t>(J * P));
@@ -412,7 +423,7 @@ void MapAggregator::finish(AggregatedMaps& r) const {
   const auto div = static_cast<float>(opts_.scales.size());
   for (std::int64_t by = 0; by < r.summary.blocks_h; ++by) {
     const std::int64_t y0 = by * MapSummary::kBlock, y1 = std::min(y0 + MapSummary::kBlock, H);
-    planar_rows(final_.data(), J, W, P, y0, y1, div, r.heatmaps.data());
+    planar_rows(heat.data(), flipped, J, W, P, y0, y1, div, r.heatmaps.data());
     interleaved_rows(tag_src, J, W, P, y0, y1, r.tags.data());
     r.summary.add_block_row(view, by);
   }
@@ -444,8 +455,8 @@ std::vector<PersonPose> get_final_preds(const GroupedPoses& grouped, const Scale
   return out;
 }
 
-InferenceMaps infer_maps(std::span<const std::uint8_t> rgb, std::int64_t height, std::int64_t width,
-                         const PoseModel& model, const InferenceOptions& opts) {
+void infer_maps(std::span<const std::uint8_t> rgb, std::int64_t height, std::int64_t width, const PoseModel& model,
+                const InferenceOptions& opts, InferenceMaps& r) {
   check_options(opts);
   HRNET_CHECK(height >= 1 && width >= 1 && static_cast<std::int64_t>(rgb.size()) == height * width * 3, ShapeError,
               "estimate_poses: " << rgb.size() << " bytes is not a " << height << "x" << width << " RGB image");
@@ -454,7 +465,6 @@ InferenceMaps infer_maps(std::span<const std::uint8_t> rgb, std::int64_t height,
   std::vector<double> order = opts.scales;
   std::sort(order.begin(), order.end(), std::greater<>());
   MapAggregator agg(opts);
-  InferenceMaps r;
   for (const double s : order) {
     const ResizedImage img = resize_align_multi_scale(rgb, height, width, opts.input_size, s, min_scale);
     r.center_scale = img.size;  // valid.py keeps the last (smallest) scale's center and scale
@@ -462,13 +472,22 @@ InferenceMaps infer_maps(std::span<const std::uint8_t> rgb, std::int64_t height,
     agg.add(s, get_multi_stage_outputs(model, input, opts, opts.project_to_image ? base.width : 0,
                                        opts.project_to_image ? base.height : 0));
   }
-  r.maps = agg.finish();
+  agg.finish(r.maps);
+}
+
+InferenceMaps infer_maps(std::span<const std::uint8_t> rgb, std::int64_t height, std::int64_t width,
+                         const PoseModel& model, const InferenceOptions& opts) {
+  InferenceMaps r;
+  infer_maps(rgb, height, width, model, opts, r);
   return r;
 }
 
 std::vector<PersonPose> estimate_poses(std::span<const std::uint8_t> rgb, std::int64_t height, std::int64_t width,
-                                       const PoseModel& model, const InferenceOptions& opts) {
-  const InferenceMaps im = infer_maps(rgb, height, width, model, opts);
+                                       const PoseModel& model, const InferenceOptions& opts,
+                                       InferenceMaps* workspace) {
+  InferenceMaps local;
+  InferenceMaps& im = workspace ? *workspace : local;
+  infer_maps(rgb, height, width, model, opts, im);
   HeatmapParser parser(opts.group);
   const GroupedPoses g = parser.parse(im.maps.view());
   return get_final_preds(g, im.center_scale, im.maps.width, im.maps.height);

@@ -56,6 +56,8 @@ class PoseEstimator {
   PoseEstimator(PoseEstimator&&) noexcept;
   PoseEstimator& operator=(PoseEstimator&&) noexcept;
 
+  // Not thread-safe (it switches the network's mode and keeps the maps' buffers between calls):
+  // use one estimator per thread.
   std::vector<PersonPose> estimate(const data::Image& img) const;
   InferenceOptions& options() { return opts_; }
   const InferenceOptions& options() const { return opts_; }
@@ -71,6 +73,7 @@ class PoseEstimator {
   CudaPoseNet* cuda_net_ = nullptr;
 #endif
   InferenceOptions opts_;
+  mutable std::unique_ptr<InferenceMaps> workspace_;  // estimate's maps, reused from image to image
 };
 
 // COCO results for one image (category 1, keypoints x, y, value; score = the person score; bbox =

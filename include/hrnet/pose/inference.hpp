@@ -118,6 +118,7 @@ class MapAggregator {
 
  private:
   InferenceOptions opts_;
+  Tensor<float, CPU> pending_, pending_flipped_;  // the first scale's maps, until a second one comes
   Tensor<float, CPU> final_;                  // (1, J, H, W) running sum
   std::vector<Tensor<float, CPU>> tags_list_;  // (1, J, H, W) each
 };
@@ -134,12 +135,6 @@ struct PersonPose {
 std::vector<PersonPose> get_final_preds(const GroupedPoses& grouped, const ScaleSize& center_scale, std::int64_t map_w,
                                         std::int64_t map_h);
 
-// Everything above for one 8-bit RGB image (height x width x 3, interleaved; RGB like the official
-// loader's BGR->RGB). Throws ShapeError for a wrong image size or wrong model output shapes
-// (batch, channel counts), ValueError for bad options.
-std::vector<PersonPose> estimate_poses(std::span<const std::uint8_t> rgb, std::int64_t height, std::int64_t width,
-                                       const PoseModel& model, const InferenceOptions& opts = {});
-
 // The maps estimate_poses groups (after aggregation), with the center/scale its final
 // predictions use (those of the last, smallest scale, as in valid.py).
 struct InferenceMaps {
@@ -148,5 +143,17 @@ struct InferenceMaps {
 };
 InferenceMaps infer_maps(std::span<const std::uint8_t> rgb, std::int64_t height, std::int64_t width,
                          const PoseModel& model, const InferenceOptions& opts = {});
+// The same into `out`, reusing its buffers.
+void infer_maps(std::span<const std::uint8_t> rgb, std::int64_t height, std::int64_t width, const PoseModel& model,
+                const InferenceOptions& opts, InferenceMaps& out);
+
+// Everything above for one 8-bit RGB image (height x width x 3, interleaved; RGB like the official
+// loader's BGR->RGB). Throws ShapeError for a wrong image size or wrong model output shapes
+// (batch, channel counts), ValueError for bad options. With a workspace, the maps are made in its
+// buffers and stay there (a loop over images then allocates them once: at input size 512 with
+// flip test they are about 53 MB, and fresh pages for them would cost more than the grouping).
+std::vector<PersonPose> estimate_poses(std::span<const std::uint8_t> rgb, std::int64_t height, std::int64_t width,
+                                       const PoseModel& model, const InferenceOptions& opts = {},
+                                       InferenceMaps* workspace = nullptr);
 
 }  // namespace hrnet::pose
