@@ -300,7 +300,8 @@ void MapAggregator::add(double scale_factor, const StageMaps& maps) {
     return;
   }
   if (pending_.defined()) {  // the running sum starts with the first scale's average
-    final_ = flip_average(pending_, pending_flipped_.defined() ? &pending_flipped_ : nullptr);
+    // (a copy: the sum is accumulated in place, and the caller's maps must stay as they are)
+    final_ = pending_flipped_.defined() ? flip_average(pending_, &pending_flipped_) : pending_.clone();
     pending_ = T4();
     pending_flipped_ = T4();
   }

@@ -1,6 +1,7 @@
 // HeatmapParser: parity with a numpy + munkres port of the official group.py (fixtures), the
 // grouping of well-separated synthetic people, and bad inputs.
 #include <cmath>
+#include <cstring>
 #include <fstream>
 #include <limits>
 #include <random>
@@ -270,4 +271,141 @@ TEST_CASE("refine's pruned search equals the exhaustive arg-max", "[infer][group
   }
   CHECK(compared == 24);
   CHECK(refined > 50);  // the refine path was exercised
+}
+
+namespace {
+
+// Random maps with structure (blobs with per-person tags over smooth noise), odd sizes, NaN in
+// some noise pixels: the inputs of the MapSummary tests.
+infer_test::Maps summary_maps(std::mt19937& gen, std::int64_t J, std::int64_t H, std::int64_t W, std::int64_t T, bool nans) {
+  std::uniform_real_distribution<float> u(0.f, 1.f);
+  infer_test::Maps m;
+  m.J = J;
+  m.H = H;
+  m.W = W;
+  m.T = T;
+  m.det.resize(static_cast<std::size_t>(J * H * W));
+  m.tag.resize(static_cast<std::size_t>(J * H * W * T));
+  for (auto& v : m.det) v = 0.05f * u(gen);
+  for (std::size_t i = 0; i < m.tag.size(); ++i) m.tag[i] = 2.f * std::sin(0.03f * static_cast<float>(i % 977)) + 0.3f * u(gen);
+  for (int p = 0; p < 6; ++p)
+    for (std::int64_t k = 0; k < J; ++k) {
+      const auto cx = static_cast<std::int64_t>(u(gen) * static_cast<float>(W)), cy = static_cast<std::int64_t>(u(gen) * static_cast<float>(H));
+      for (std::int64_t y = std::max<std::int64_t>(cy - 4, 0); y < std::min(cy + 5, H); ++y)
+        for (std::int64_t x = std::max<std::int64_t>(cx - 4, 0); x < std::min(cx + 5, W); ++x) {
+          const std::size_t i = static_cast<std::size_t>((k * H + y) * W + x);
+          m.det[i] = std::max(m.det[i], (0.3f + 0.7f * u(gen)) * std::exp(-static_cast<float>((x - cx) * (x - cx) + (y - cy) * (y - cy)) / 6.f));
+          for (std::int64_t t = 0; t < T; ++t) m.tag[i * static_cast<std::size_t>(T) + static_cast<std::size_t>(t)] = -5.f + 2.f * static_cast<float>(p) + 0.1f * u(gen);
+        }
+    }
+  if (nans)
+    for (std::size_t i = 0; i < m.det.size(); ++i)
+      if (m.det[i] < 0.02f && u(gen) < 0.03f) (u(gen) < 0.5f ? m.det[i] : m.tag[i * static_cast<std::size_t>(T)]) = std::nanf("");
+  return m;
+}
+
+// Float vectors equal bit for bit (NaN included).
+bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](float x, float y) {
+           return std::memcmp(&x, &y, sizeof x) == 0;
+         });
+}
+
+}  // namespace
+
+TEST_CASE("MapSummary: every block and superblock bound is the exact range of its pixels", "[infer][group]") {
+  std::mt19937 gen(5);
+  const float inf = std::numeric_limits<float>::infinity();
+  const std::int64_t sizes[][3] = {{13, 7, 1}, {40, 33, 2}, {64, 64, 2}, {37, 70, 3}, {8, 8, 2}, {1, 1, 1}};
+  for (const auto& sz : sizes) {
+    const std::int64_t J = 3, H = sz[0], W = sz[1], T = sz[2];
+    const auto m = summary_maps(gen, J, H, W, T, true);
+    pose::MapSummary s;
+    pose::summarize(view(m), s);
+    INFO(H << "x" << W << " T " << T);
+    REQUIRE(s.blocks_h == (H + 7) / 8);
+    REQUIRE(s.blocks_w == (W + 7) / 8);
+    REQUIRE(s.supers_h == (s.blocks_h + 3) / 4);
+    REQUIRE(s.supers_w == (s.blocks_w + 3) / 4);
+    const std::int64_t nb = s.block_count(), ns = s.super_count();
+    int mismatches = 0;
+    for (std::int64_t k = 0; k < J; ++k)
+      for (std::int64_t by = 0; by < s.supers_h * 4; ++by)
+        for (std::int64_t bx = 0; bx < s.supers_w * 4; ++bx) {
+          // the naive range of the block's pixels (none past the map edge), NaN skipped
+          float mx = -inf;
+          std::vector<float> lo(static_cast<std::size_t>(T), inf), hi(static_cast<std::size_t>(T), -inf);
+          for (std::int64_t y = by * 8; y < std::min(by * 8 + 8, H); ++y)
+            for (std::int64_t x = bx * 8; x < std::min(bx * 8 + 8, W); ++x) {
+              const std::size_t i = static_cast<std::size_t>((k * H + y) * W + x);
+              if (!std::isnan(m.det[i])) mx = std::max(mx, m.det[i]);
+              for (std::int64_t t = 0; t < T; ++t) {
+                const float g = m.tag[i * static_cast<std::size_t>(T) + static_cast<std::size_t>(t)];
+                if (std::isnan(g)) continue;
+                lo[static_cast<std::size_t>(t)] = std::min(lo[static_cast<std::size_t>(t)], g);
+                hi[static_cast<std::size_t>(t)] = std::max(hi[static_cast<std::size_t>(t)], g);
+              }
+            }
+          const std::int64_t e = s.block_index(by, bx);
+          mismatches += s.det_max[static_cast<std::size_t>(k * nb + e)] != mx;
+          for (std::int64_t t = 0; t < T; ++t) {
+            mismatches += s.tag_lo[static_cast<std::size_t>((k * T + t) * nb + e)] != lo[static_cast<std::size_t>(t)];
+            mismatches += s.tag_hi[static_cast<std::size_t>((k * T + t) * nb + e)] != hi[static_cast<std::size_t>(t)];
+          }
+        }
+    CHECK(mismatches == 0);
+    // superblocks: the range of their 16 blocks
+    for (std::int64_t k = 0; k < J; ++k)
+      for (std::int64_t sb = 0; sb < ns; ++sb) {
+        float mx = -inf;
+        for (std::int64_t j = 0; j < 16; ++j) mx = std::max(mx, s.det_max[static_cast<std::size_t>(k * nb + sb * 16 + j)]);
+        CHECK(s.super_det_max[static_cast<std::size_t>(k * ns + sb)] == mx);
+        for (std::int64_t t = 0; t < T; ++t) {
+          float l = inf, h = -inf;
+          for (std::int64_t j = 0; j < 16; ++j) {
+            l = std::min(l, s.tag_lo[static_cast<std::size_t>((k * T + t) * nb + sb * 16 + j)]);
+            h = std::max(h, s.tag_hi[static_cast<std::size_t>((k * T + t) * nb + sb * 16 + j)]);
+          }
+          CHECK(s.super_tag_lo[static_cast<std::size_t>((k * T + t) * ns + sb)] == l);
+          CHECK(s.super_tag_hi[static_cast<std::size_t>((k * T + t) * ns + sb)] == h);
+        }
+      }
+  }
+}
+
+TEST_CASE("MapSummary: parse gives the same result with a given summary, its own, or a reused one", "[infer][group]") {
+  std::mt19937 gen(9);
+  HeatmapParser with_given, with_own;
+  pose::MapSummary reused;  // one summary object reused across sizes
+  const std::int64_t sizes[][3] = {{64, 64, 2}, {45, 71, 2}, {30, 90, 1}, {77, 41, 3}};
+  for (const auto& sz : sizes) {
+    const auto m = summary_maps(gen, 17, sz[0], sz[1], sz[2], sz[0] == 45);
+    auto maps = view(m);
+    pose::summarize(maps, reused);
+    const auto own = with_own.parse(maps);
+    maps.summary = &reused;
+    const auto given = with_given.parse(maps);
+    INFO(sz[0] << "x" << sz[1] << " T " << sz[2]);
+    REQUIRE(given.persons.shape() == own.persons.shape());
+    CHECK(given.persons.to_vector() == own.persons.to_vector());
+    CHECK(given.scores == own.scores);
+    CHECK(own.num_people() >= 6);
+  }
+}
+
+TEST_CASE("MapSummary: a summary of other maps is rejected", "[infer][group]") {
+  std::mt19937 gen(3);
+  const auto a = summary_maps(gen, 17, 32, 40, 2, false), b = summary_maps(gen, 17, 32, 48, 2, false);
+  pose::MapSummary sb;
+  pose::summarize(view(b), sb);
+  auto maps = view(a);
+  maps.summary = &sb;
+  HeatmapParser parser;
+  test::check_throws<ShapeError>([&] { parser.parse(maps); }, "the maps' summary is of (J, H, W, T) = (17, 32, 48, 2)");
+  pose::MapSummary truncated = sb;
+  pose::summarize(view(a), truncated);
+  truncated.tag_hi.pop_back();
+  maps.summary = &truncated;
+  test::check_throws<ShapeError>([&] { parser.parse(maps); }, "summary");
+  test::check_throws<ShapeError>([&] { sb.add_block_row(view(a), 0); }, "MapSummary::add_block_row: block row 0");
 }

@@ -3,6 +3,7 @@
 // known keypoints, and bad inputs.
 #include <cmath>
 #include <fstream>
+#include <random>
 
 #include "hrnet/io/safetensors.hpp"
 #include "hrnet/io/tensor_io.hpp"
@@ -422,4 +423,66 @@ TEST_CASE("inference: bad inputs are rejected with clear errors", "[infer][infer
   check_throws<ValueError>([&] { pose::estimate_poses(rgb, h, w, good, bad); }, "input_size must be >= 1");
   check_throws<ValueError>([&] { (void)pose::get_affine_transform(10, 10, 0, 64, 64); }, "must be positive");
   check_throws<ValueError>([&] { pose::MapAggregator(o).finish(); }, "no scale was added");
+}
+
+TEST_CASE("MapAggregator: transposed maps, flip average and summary equal the naive computation", "[infer]") {
+  std::mt19937 gen(21);
+  std::uniform_real_distribution<float> u(-1.f, 1.f);
+  const std::int64_t J = 17;
+  // odd sizes (partial 4-pixel groups and 8x8 blocks), with and without flip, one and two scales
+  const std::int64_t sizes[][2] = {{37, 45}, {16, 24}, {9, 3}};
+  pose::AggregatedMaps reused;  // finish(out) into the same buffers every time
+  for (const auto& sz : sizes)
+    for (const bool flip : {true, false})
+      for (const int nscales : {1, 2}) {
+        const std::int64_t H = sz[0], W = sz[1], P = H * W;
+        InferenceOptions o;
+        o.flip = flip;
+        o.scales = nscales == 1 ? std::vector<double>{1.0} : std::vector<double>{2.0, 1.0};
+        auto random_map = [&] {
+          auto t = Tensor<float, CPU>::empty({1, J, H, W});
+          for (std::int64_t i = 0; i < t.numel(); ++i) t[i] = u(gen);
+          return t;
+        };
+        std::vector<pose::StageMaps> stages(static_cast<std::size_t>(nscales));
+        for (auto& st : stages)
+          for (int f = 0; f < (flip ? 2 : 1); ++f) {
+            st.heatmaps.push_back(random_map());
+            st.tags.push_back(random_map());
+          }
+        pose::MapAggregator agg(o);
+        for (int i = 0; i < nscales; ++i) agg.add(o.scales[static_cast<std::size_t>(i)], stages[static_cast<std::size_t>(i)]);
+        agg.finish(reused);
+        INFO(H << "x" << W << " flip " << flip << " scales " << nscales);
+        REQUIRE(reused.num_joints == J);
+        REQUIRE(reused.height == H);
+        REQUIRE(reused.width == W);
+        const std::int64_t T = flip ? 2 : 1;
+        REQUIRE(reused.tag_dim == T);
+        // naive: per scale (h + flipped) / 2, summed in scale order, / number of scales; tags of scale 1
+        int wrong = 0;
+        for (std::int64_t k = 0; k < J; ++k)
+          for (std::int64_t p = 0; p < P; ++p) {
+            float sum = 0;
+            for (int i = 0; i < nscales; ++i) {
+              const auto& hm = stages[static_cast<std::size_t>(i)].heatmaps;
+              const float avg = flip ? (hm[0][p * J + k] + hm[1][p * J + k]) / 2.0f : hm[0][p * J + k];
+              sum = i == 0 ? avg : sum + avg;
+            }
+            wrong += reused.heatmaps[static_cast<std::size_t>(k * P + p)] != sum / static_cast<float>(nscales);
+            const auto& tg = stages.back().tags;  // scale 1.0 is added last
+            for (std::int64_t t = 0; t < T; ++t)
+              wrong += reused.tags[static_cast<std::size_t>((k * P + p) * T + t)] != tg[static_cast<std::size_t>(t)][p * J + k];
+          }
+        CHECK(wrong == 0);
+        pose::MapSummary expected;
+        pose::summarize(reused.view(), expected);
+        CHECK(reused.summary.det_max == expected.det_max);
+        CHECK(reused.summary.tag_lo == expected.tag_lo);
+        CHECK(reused.summary.tag_hi == expected.tag_hi);
+        CHECK(reused.summary.super_det_max == expected.super_det_max);
+        CHECK(reused.summary.super_tag_lo == expected.super_tag_lo);
+        CHECK(reused.summary.super_tag_hi == expected.super_tag_hi);
+        CHECK(reused.view().summary == &reused.summary);
+      }
 }
