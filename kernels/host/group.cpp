@@ -166,6 +166,33 @@ float block_scores(const float* det, const float* tag, std::int64_t stride, cons
   return mx;
 }
 
+// score_at of n gathered pixels (det[j], tags interleaved tag[j * T + t]) into out[j]; four at a
+// time with SSE2 for T of 1 or 2 (the same float operations, lane by lane).
+void seed_scores(const float* det, const float* tag, std::int64_t n, const float* prev, std::int64_t T, float* out) {
+  std::int64_t j = 0;
+#if defined(__SSE2__)
+  if (T == 1 || T == 2) {
+    const __m128 big = _mm_set1_ps(8388608.f), p0 = _mm_set1_ps(prev[0]), p1 = _mm_set1_ps(prev[T - 1]);
+    for (; j + 4 <= n; j += 4) {
+      __m128 s;
+      if (T == 2) {
+        const __m128 a = _mm_loadu_ps(tag + 2 * j), b = _mm_loadu_ps(tag + 2 * j + 4);
+        const __m128 d0 = _mm_sub_ps(_mm_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0)), p0);
+        const __m128 d1 = _mm_sub_ps(_mm_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1)), p1);
+        s = _mm_add_ps(_mm_mul_ps(d0, d0), _mm_mul_ps(d1, d1));
+      } else {
+        const __m128 d0 = _mm_sub_ps(_mm_loadu_ps(tag + j), p0);
+        s = _mm_mul_ps(d0, d0);
+      }
+      const __m128 x = _mm_sqrt_ps(s), lt = _mm_cmplt_ps(x, big);
+      const __m128 rounded = _mm_or_ps(_mm_and_ps(lt, _mm_sub_ps(_mm_add_ps(x, big), big)), _mm_andnot_ps(lt, x));
+      _mm_storeu_ps(out + j, _mm_sub_ps(_mm_loadu_ps(det + j), rounded));
+    }
+  }
+#endif
+  for (; j < n; ++j) out[j] = score_at(det, tag, prev, T, j);
+}
+
 // numpy's pairwise summation of n float32 values (np.add.reduce on float32), used for the score.
 float pairwise_sum(const float* a, std::int64_t n, std::int64_t stride) {
   if (n < 8) {
@@ -652,6 +679,17 @@ void HeatmapParser::refine(const PoseMaps& m, const MapSummary& s) {
     const float* det = m.heatmaps.data() + k * H * W;
     const float* tagk = m.tags.data() + k * H * W * T;
     bool prepared = false;
+    // Seeds, gathered (heatmap value, then tags by dimension, in capacity-strided rows): the joint's
+    // peaks, then every pixel a search of this joint chose.
+    seed_idx_.clear();
+    seed_det_.clear();
+    seed_tag_.clear();
+    auto add_seed = [&](std::int64_t i) {
+      seed_idx_.push_back(i);
+      seed_det_.push_back(det[i]);
+      for (std::int64_t t = 0; t < T; ++t) seed_tag_.push_back(tagk[i * T + t]);
+    };
+    for (const auto& c : cand_[static_cast<std::size_t>(k)]) add_seed(c.second);
     std::int64_t live = 0;  // superblocks with a usable tag, sorted by heatmap maximum
     for (std::int64_t q = 0; q < people_; ++q) {
       float* row = joints_.data() + (q * J + k) * R;
@@ -703,8 +741,16 @@ void HeatmapParser::refine(const PoseMaps& m, const MapSummary& s) {
       auto may_win = [&](float ub, std::int64_t first) {
         return !found || ub > best_v || (ub == best_v && first < best_i);
       };
-      for (const auto& [v, i] : cand_[static_cast<std::size_t>(k)])  // seeds: the joint's peaks
-        consider(score_at(det, tagk, prev, T, i), i);
+      // Seeds: the joint's peaks, and the pixels earlier searches of this joint chose (persons with
+      // similar tags, e.g. the extra persons the matching makes, tend to choose the same pixel:
+      // a good first score makes the search below read little).
+      {
+        const auto ns_ = static_cast<std::int64_t>(seed_idx_.size());
+        seed_score_.resize(static_cast<std::size_t>(ns_));
+        seed_scores(seed_det_.data(), seed_tag_.data(), ns_, prev, T, seed_score_.data());
+        for (std::int64_t j = 0; j < ns_; ++j)
+          consider(seed_score_[static_cast<std::size_t>(j)], seed_idx_[static_cast<std::size_t>(j)]);
+      }
       // Bounds for the superblocks whose heatmap maximum reaches the best so far (the rest cannot
       // win: a bound never exceeds the maximum), then those that may win in decreasing bound.
       std::int64_t n = live;
@@ -739,30 +785,38 @@ void HeatmapParser::refine(const PoseMaps& m, const MapSummary& s) {
         if (found && ub < best_v) break;  // the rest are bounded lower still
         const std::int64_t sx = sb % sw, sy = sb / sw;
         float bub[kSB];  // the superblock's block bounds, computed together (row-major)
-        const unsigned empty =
-            superblock_bounds(block_max + sb * kSB, block_lo + sb * kSB, block_hi + sb * kSB, nsb, prev, T, bub);
-        for (std::int64_t j = 0; j < kSB; ++j) {
-          {  // block j of the superblock
-            const std::int64_t by = sy * kSuper + j / kSuper, bx = sx * kSuper + j % kSuper;
-            if ((empty >> j) & 1u) continue;  // also every block past the map edge
-            const std::int64_t x0 = bx * kBlock, i0 = by * kBlock * W + x0;
-            if (!may_win(bub[j], i0)) continue;
-            const std::int64_t n = std::min(x0 + kBlock, W) - x0, rows = std::min(kBlock, H - by * kBlock);
-            float vals[kBlock * kBlock];
-            const float block_best = block_scores(det + i0, tagk + i0 * T, W, prev, rows, n, T, vals);
-            if (!may_win(block_best, i0)) continue;
-            // The block's arg-max (first in row-major = flat index order; NaN never equals it).
-            for (std::int64_t r = 0, hit = 0; r < rows && !hit; ++r)
-              for (std::int64_t c = 0; c < n; ++c)
-                if (vals[r * kBlock + c] == block_best) {
-                  consider(block_best, i0 + r * W + c);
-                  hit = 1;
-                  break;
-                }
-          }
+        unsigned live_blocks = ~superblock_bounds(block_max + sb * kSB, block_lo + sb * kSB, block_hi + sb * kSB, nsb,
+                                                  prev, T, bub) & ((1u << kSB) - 1u);  // (empty: no usable tag)
+#if defined(__SSE2__)
+        if (found) {  // only blocks whose bound reaches the best (NaN passes: !(ub < best))
+          const __m128 b = _mm_set1_ps(best_v);
+          unsigned reach = 0;
+          for (std::int64_t j = 0; j < kSB; j += 4)
+            reach |= static_cast<unsigned>(_mm_movemask_ps(_mm_cmpnlt_ps(_mm_loadu_ps(bub + j), b))) << j;
+          live_blocks &= reach;
+        }
+#endif
+        for (; live_blocks; live_blocks &= live_blocks - 1) {
+          const auto j = static_cast<std::int64_t>(__builtin_ctz(live_blocks));  // row-major order
+          const std::int64_t by = sy * kSuper + j / kSuper, bx = sx * kSuper + j % kSuper;
+          const std::int64_t x0 = bx * kBlock, i0 = by * kBlock * W + x0;
+          if (!may_win(bub[j], i0)) continue;
+          const std::int64_t n = std::min(x0 + kBlock, W) - x0, rows = std::min(kBlock, H - by * kBlock);
+          float vals[kBlock * kBlock];
+          const float block_best = block_scores(det + i0, tagk + i0 * T, W, prev, rows, n, T, vals);
+          if (!may_win(block_best, i0)) continue;
+          // The block's arg-max (first in row-major = flat index order; NaN never equals it).
+          for (std::int64_t r = 0, hit = 0; r < rows && !hit; ++r)
+            for (std::int64_t c = 0; c < n; ++c)
+              if (vals[r * kBlock + c] == block_best) {
+                consider(block_best, i0 + r * W + c);
+                hit = 1;
+                break;
+              }
         }
       }
       if (!found) continue;
+      if (std::find(seed_idx_.begin(), seed_idx_.end(), best_i) == seed_idx_.end()) add_seed(best_i);
       const float val = det[best_i];
       if (!(val > 0)) continue;
       const std::int64_t x = best_i % W, y = best_i / W;

@@ -164,6 +164,9 @@ class HeatmapParser {
   std::vector<std::pair<float, std::int64_t>> super_order_;  // (heatmap maximum, superblock), decreasing
   std::vector<float> sorted_max_, sorted_lo_, sorted_hi_;      // in that order (tag ranges by dimension)
   std::vector<float> super_ub_;
+  // the joint's seeds: its peaks and the pixels its searches chose so far, gathered
+  std::vector<std::int64_t> seed_idx_;
+  std::vector<float> seed_det_, seed_tag_, seed_score_;
   std::vector<std::int64_t> super_first_;
   std::vector<std::pair<float, std::int64_t>> super_list_;
 };
