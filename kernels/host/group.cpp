@@ -128,13 +128,13 @@ float block_scores(const float* det, const float* tag, std::int64_t stride, cons
                    std::int64_t n, std::int64_t T, float* out) {
   float mx = -std::numeric_limits<float>::infinity();
 #if defined(__SSE2__)
-  if (n == kBlock && (T == 1 || T == 2)) {
+  if ((n == kBlock || n == kBlock / 2) && (T == 1 || T == 2)) {
     const __m128 big = _mm_set1_ps(8388608.f), p0 = _mm_set1_ps(prev[0]), p1 = _mm_set1_ps(prev[T - 1]);
     __m128 vmx = _mm_set1_ps(mx);
     for (std::int64_t r = 0; r < rows; ++r) {
       const float* d = det + r * stride;
       const float* g = tag + r * stride * T;
-      for (int h = 0; h < 2; ++h) {
+      for (std::int64_t h = 0; h < n / 4; ++h) {
         __m128 s;
         if (T == 2) {
           const __m128 a = _mm_loadu_ps(g + 8 * h), b = _mm_loadu_ps(g + 8 * h + 4);
@@ -191,6 +191,69 @@ void seed_scores(const float* det, const float* tag, std::int64_t n, const float
   }
 #endif
   for (; j < n; ++j) out[j] = score_at(det, tag, prev, T, j);
+}
+
+// The four 4x4 quarters of a full 8x8 block (T of 1 or 2): heatmap maximum and per-dimension tag
+// range of each, NaN skipped, into q: [max 0..3][lo dim 0 0..3][hi dim 0 0..3][lo dim 1 ...] (the
+// layout region_bounds4 reads with stride 8). Quarter s covers rows 4 (s / 2) .., columns 4 (s % 2) ...
+void quarter_ranges(const float* det, const float* tag, std::int64_t stride, std::int64_t T, float* q) {
+  const float inf = std::numeric_limits<float>::infinity();
+  for (int s = 0; s < 4; ++s) {
+    const std::int64_t r0 = 4 * (s / 2), c0 = 4 * (s % 2);
+#if defined(__SSE2__)
+    __m128 mx = _mm_set1_ps(-inf), lo0 = _mm_set1_ps(inf), hi0 = _mm_set1_ps(-inf), lo1 = lo0, hi1 = hi0;
+    for (std::int64_t r = r0; r < r0 + 4; ++r) {
+      mx = _mm_max_ps(_mm_loadu_ps(det + r * stride + c0), mx);  // maxps/minps: second operand on NaN
+      const float* g = tag + (r * stride + c0) * T;
+      const __m128 a = _mm_loadu_ps(g);
+      lo0 = _mm_min_ps(a, lo0);
+      hi0 = _mm_max_ps(a, hi0);
+      if (T == 2) {
+        const __m128 b = _mm_loadu_ps(g + 4);
+        lo1 = _mm_min_ps(b, lo1);
+        hi1 = _mm_max_ps(b, hi1);
+      }
+    }
+    mx = _mm_max_ps(mx, _mm_shuffle_ps(mx, mx, _MM_SHUFFLE(1, 0, 3, 2)));
+    mx = _mm_max_ps(mx, _mm_shuffle_ps(mx, mx, _MM_SHUFFLE(2, 3, 0, 1)));
+    q[s] = _mm_cvtss_f32(mx);
+    if (T == 2) {  // lanes (0, 2) dimension 0, (1, 3) dimension 1 in both vectors
+      lo0 = _mm_min_ps(lo0, lo1);
+      hi0 = _mm_max_ps(hi0, hi1);
+      lo0 = _mm_min_ps(lo0, _mm_shuffle_ps(lo0, lo0, _MM_SHUFFLE(1, 0, 3, 2)));
+      hi0 = _mm_max_ps(hi0, _mm_shuffle_ps(hi0, hi0, _MM_SHUFFLE(1, 0, 3, 2)));
+    } else {
+      lo0 = _mm_min_ps(lo0, _mm_shuffle_ps(lo0, lo0, _MM_SHUFFLE(1, 0, 3, 2)));
+      hi0 = _mm_max_ps(hi0, _mm_shuffle_ps(hi0, hi0, _MM_SHUFFLE(1, 0, 3, 2)));
+      lo0 = _mm_min_ps(lo0, _mm_shuffle_ps(lo0, lo0, _MM_SHUFFLE(2, 3, 0, 1)));
+      hi0 = _mm_max_ps(hi0, _mm_shuffle_ps(hi0, hi0, _MM_SHUFFLE(2, 3, 0, 1)));
+    }
+    float l[4], h[4];
+    _mm_storeu_ps(l, lo0);
+    _mm_storeu_ps(h, hi0);
+    for (std::int64_t t = 0; t < T; ++t) {
+      q[4 + 8 * t + s] = l[t];
+      q[8 + 8 * t + s] = h[t];
+    }
+#else
+    float mx = -inf;
+    for (std::int64_t t = 0; t < T; ++t) {
+      q[4 + 8 * t + s] = inf;
+      q[8 + 8 * t + s] = -inf;
+    }
+    for (std::int64_t r = r0; r < r0 + 4; ++r)
+      for (std::int64_t c = c0; c < c0 + 4; ++c) {
+        const float v = det[r * stride + c];
+        mx = v > mx ? v : mx;
+        for (std::int64_t t = 0; t < T; ++t) {
+          const float g = tag[(r * stride + c) * T + t];
+          q[4 + 8 * t + s] = g < q[4 + 8 * t + s] ? g : q[4 + 8 * t + s];
+          q[8 + 8 * t + s] = g > q[8 + 8 * t + s] ? g : q[8 + 8 * t + s];
+        }
+      }
+    q[s] = mx;
+#endif
+  }
 }
 
 // numpy's pairwise summation of n float32 values (np.add.reduce on float32), used for the score.
@@ -679,6 +742,8 @@ void HeatmapParser::refine(const PoseMaps& m, const MapSummary& s) {
     const float* det = m.heatmaps.data() + k * H * W;
     const float* tagk = m.tags.data() + k * H * W * T;
     bool prepared = false;
+    quarter_slot_.assign(static_cast<std::size_t>(nsb), -1);
+    quarters_.clear();
     // Seeds, gathered (heatmap value, then tags by dimension, in capacity-strided rows): the joint's
     // peaks, then every pixel a search of this joint chose.
     seed_idx_.clear();
@@ -803,16 +868,54 @@ void HeatmapParser::refine(const PoseMaps& m, const MapSummary& s) {
           if (!may_win(bub[j], i0)) continue;
           const std::int64_t n = std::min(x0 + kBlock, W) - x0, rows = std::min(kBlock, H - by * kBlock);
           float vals[kBlock * kBlock];
-          const float block_best = block_scores(det + i0, tagk + i0 * T, W, prev, rows, n, T, vals);
+          float block_best = -std::numeric_limits<float>::infinity();
+          unsigned scored = 0xFu;  // the quarters whose scores are in vals (all: the whole block)
+          if (n == kBlock && rows == kBlock && (T == 1 || T == 2)) {
+            // Full blocks are read by several searches of the joint: the first one records the
+            // ranges of the block's four quarters, and each search scores only the quarters
+            // whose own bound may still win.
+            const std::int64_t e = (by / kSuper * sw + bx / kSuper) * kSB + (by % kSuper) * kSuper + bx % kSuper;
+            std::int32_t& slot = quarter_slot_[static_cast<std::size_t>(e)];
+            if (slot < 0) {
+              slot = static_cast<std::int32_t>(quarters_.size() / 20);
+              quarters_.resize(quarters_.size() + 20);
+              quarter_ranges(det + i0, tagk + i0 * T, W, T, quarters_.data() + slot * 20);
+            }
+            const float* q = quarters_.data() + static_cast<std::int64_t>(slot) * 20;
+            float qub[4];
+            scored = ~static_cast<unsigned>(region_bounds4(q, q + 4, q + 8, 8, prev, T, qub)) & 0xFu;
+#if defined(__SSE2__)
+            if (found)  // only quarters whose bound reaches the best (NaN passes: !(ub < best))
+              scored &= static_cast<unsigned>(_mm_movemask_ps(_mm_cmpnlt_ps(_mm_loadu_ps(qub), _mm_set1_ps(best_v))));
+#endif
+            const std::int64_t quarter_first[4] = {0, 4, 4 * W, 4 * W + 4};
+            for (unsigned left = scored; left; left &= left - 1) {
+              const int qi = __builtin_ctz(left);
+              const std::int64_t first = i0 + quarter_first[qi];
+              const float ub = qub[qi] == qub[qi] ? qub[qi] : std::numeric_limits<float>::infinity();
+              if (!may_win(ub, first)) {
+                scored &= ~(1u << qi);
+                continue;
+              }
+              const float m = block_scores(det + first, tagk + first * T, W, prev, 4, 4, T,
+                                           vals + 4 * (qi / 2) * kBlock + 4 * (qi % 2));
+              block_best = m > block_best ? m : block_best;
+            }
+            if (!scored) continue;
+          } else {
+            block_best = block_scores(det + i0, tagk + i0 * T, W, prev, rows, n, T, vals);
+          }
           if (!may_win(block_best, i0)) continue;
           // The block's arg-max (first in row-major = flat index order; NaN never equals it).
-          for (std::int64_t r = 0, hit = 0; r < rows && !hit; ++r)
+          for (std::int64_t r = 0, hit = 0; r < rows && !hit; ++r) {
+            const unsigned row_quarters = (scored >> ((r / 4) * 2)) & 3u;  // (left, right) quarter of row r
             for (std::int64_t c = 0; c < n; ++c)
-              if (vals[r * kBlock + c] == block_best) {
+              if (((row_quarters >> (c / 4)) & 1u) && vals[r * kBlock + c] == block_best) {
                 consider(block_best, i0 + r * W + c);
                 hit = 1;
                 break;
               }
+          }
         }
       }
       if (!found) continue;

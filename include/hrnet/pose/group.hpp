@@ -167,6 +167,9 @@ class HeatmapParser {
   // the joint's seeds: its peaks and the pixels its searches chose so far, gathered
   std::vector<std::int64_t> seed_idx_;
   std::vector<float> seed_det_, seed_tag_, seed_score_;
+  // ranges of the quarters of the joint's full blocks read so far (20 floats each; slot per block)
+  std::vector<std::int32_t> quarter_slot_;
+  std::vector<float> quarters_;
   std::vector<std::int64_t> super_first_;
   std::vector<std::pair<float, std::int64_t>> super_list_;
 };
