@@ -27,6 +27,7 @@
 #include <functional>
 
 #include "hrnet/pose/group.hpp"
+#include "hrnet/ops/resize.hpp"
 #include "hrnet/pose/inference.hpp"
 
 namespace {
@@ -41,6 +42,7 @@ double thread_cpu_ms() {
 struct Maps {
   std::int64_t J = 17, H = 0, W = 0, T = 2;
   std::vector<float> det, tag;
+  std::vector<float> low_det, low_tag;  // realistic: the 1/4-resolution maps before upsampling
 };
 
 // F.interpolate(x, scale_factor=4, mode='bilinear', align_corners=False) of (C, h, w) planes
@@ -112,6 +114,8 @@ Maps realistic(std::int64_t size, int people, unsigned seed) {
         }
     }
   }
+  m.low_det = det;
+  m.low_tag = tag;
   m.det = upsample4(det, J, L, L, 1);
   m.tag = upsample4(tag, J, L, L, T);
   return m;
@@ -264,6 +268,63 @@ int main(int argc, char** argv) {
       if (parsed) std::printf("; %lld persons, %lld joints", static_cast<long long>(row.persons), static_cast<long long>(row.filled));
       std::printf("\n");
     }
+  }
+  // Everything after the network for one 512x512 input with flip test, as valid_pose runs it on
+  // the CPU: the network's outputs (1/4 resolution heatmaps + tags, 1/2 resolution heatmaps, from
+  // the realistic maps) through get_multi_stage_outputs (upsampling, flip back, PROJECT2IMAGE),
+  // the aggregation (with the summary) and the grouping.
+  if (only.empty() || only == "decode:512") {
+    const std::int64_t size = 512, L = size / 4, J = 17;
+    const Maps m = realistic(size, 30, 7);
+    auto quarter = hrnet::Tensor<float, hrnet::CPU>::empty({1, 2 * J, L, L});
+    for (std::int64_t p = 0; p < L * L; ++p)
+      for (std::int64_t k = 0; k < J; ++k) {
+        quarter[p * 2 * J + k] = m.low_det[static_cast<std::size_t>(k * L * L + p)];
+        quarter[p * 2 * J + J + k] = m.low_tag[static_cast<std::size_t>((k * L * L + p) * m.T)];
+      }
+    auto low_heat = hrnet::Tensor<float, hrnet::CPU>::empty({1, J, L, L});
+    for (std::int64_t p = 0; p < L * L; ++p)
+      for (std::int64_t k = 0; k < J; ++k) low_heat[p * J + k] = quarter[p * 2 * J + k];
+    const auto half = hrnet::ops::resize_bilinear(low_heat, 2 * L, 2 * L);
+    const hrnet::pose::PoseModel model = [&](const hrnet::Tensor<float, hrnet::CPU>&) {
+      return std::vector<hrnet::Tensor<float, hrnet::CPU>>{quarter, half};
+    };
+    hrnet::pose::InferenceOptions opts;
+    const auto image = hrnet::Tensor<float, hrnet::CPU>::zeros({1, 3, size, size});
+    hrnet::pose::AggregatedMaps aggregated;
+    hrnet::pose::HeatmapParser parser;
+    hrnet::pose::GroupedPoses r;
+    double t_stage = 0, t_agg = 0, t_parse = 0;
+    auto ms_since = [](std::chrono::steady_clock::time_point a) {
+      return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - a).count();
+    };
+    const int n = std::max(1, reps / 5);
+    std::vector<double> total;
+    for (int i = 0; i <= n; ++i) {  // (the first run warms up)
+      const auto a = std::chrono::steady_clock::now();
+      const auto stage = hrnet::pose::get_multi_stage_outputs(model, image, opts, size, size);
+      const double s1 = ms_since(a);
+      const auto b = std::chrono::steady_clock::now();
+      hrnet::pose::MapAggregator agg(opts);
+      agg.add(1.0, stage);
+      agg.finish(aggregated);
+      const double s2 = ms_since(b);
+      const auto c = std::chrono::steady_clock::now();
+      r = parser.parse(aggregated.view());
+      const double s3 = ms_since(c);
+      if (i == 0) continue;
+      t_stage += s1 / n;
+      t_agg += s2 / n;
+      t_parse += s3 / n;
+      total.push_back(s1 + s2 + s3);
+    }
+    std::sort(total.begin(), total.end());
+    Row row{"realistic_network_outputs", "decode", size, n, total[total.size() / 2], total.front(), 0, r.num_people(), 0};
+    for (std::int64_t i = 0; i < r.persons.numel(); i += 5) row.filled += r.persons[i + 2] > 0;
+    rows.push_back(row);
+    std::printf("decode (after the network) 512x512 with flip: median %8.3f ms (min %8.3f) over %d runs; mean "
+                "%.3f ms upsampling and flip, %.3f ms aggregation and summary, %.3f ms grouping; %lld persons\n",
+                row.median_ms, row.min_ms, n, t_stage, t_agg, t_parse, static_cast<long long>(row.persons));
   }
   if (!json.empty()) {
     std::ofstream f(json);

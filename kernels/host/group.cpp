@@ -500,6 +500,23 @@ void HeatmapParser::find_candidates(const PoseMaps& m, const MapSummary& s) {
 #if defined(__SSE2__)
     const __m128 t = _mm_set1_ps(thr);
 #endif
+    // The full window test for the pixels of row y in `pass` (bit i: column x0 + i).
+    auto window_test = [&](std::int64_t y, std::int64_t y0, std::int64_t y1, std::int64_t x0, unsigned pass) {
+      const float* row = det + y * W;
+      for (std::int64_t x = x0; pass; ++x, pass >>= 1) {
+        if (!(pass & 1u)) continue;
+        const float v = row[x];
+        const std::int64_t xa = std::max<std::int64_t>(x - pad, 0), xb = std::min(x + pad, W - 1);
+        bool keep = true;
+        for (std::int64_t yy = y0; yy <= y1 && keep; ++yy)
+          for (std::int64_t xx = xa; xx <= xb; ++xx)
+            if (!(det[yy * W + xx] <= v)) {  // larger, or NaN (max_pool propagates NaN)
+              keep = false;
+              break;
+            }
+        if (keep) out.emplace_back(v, y * W + x);
+      }
+    };
     // The candidates of row y, columns [x0, x1) (at least one value there is above the threshold).
     auto row_candidates = [&](std::int64_t y, std::int64_t x0, std::int64_t x1) {
       const float* row = det + y * W;
@@ -531,19 +548,7 @@ void HeatmapParser::find_candidates(const PoseMaps& m, const MapSummary& s) {
           pass |= 1u << (x - x0);
         }
       }
-      for (std::int64_t x = x0; pass; ++x, pass >>= 1) {
-        if (!(pass & 1u)) continue;
-        const float v = row[x];
-        const std::int64_t xa = std::max<std::int64_t>(x - pad, 0), xb = std::min(x + pad, W - 1);
-        bool keep = true;
-        for (std::int64_t yy = y0; yy <= y1 && keep; ++yy)
-          for (std::int64_t xx = xa; xx <= xb; ++xx)
-            if (!(det[yy * W + xx] <= v)) {  // larger, or NaN (max_pool propagates NaN)
-              keep = false;
-              break;
-            }
-        if (keep) out.emplace_back(v, y * W + x);
-      }
+      window_test(y, y0, y1, x0, pass);
     };
     // Only blocks whose maximum is above the threshold (NaN is in neither), found superblock by
     // superblock; in those, the rows holding a value above the threshold go through the NMS test.
@@ -557,6 +562,26 @@ void HeatmapParser::find_candidates(const PoseMaps& m, const MapSummary& s) {
         const std::int64_t by = sy * kSuper + j / kSuper, bx = sx * kSuper + j % kSuper;
         const std::int64_t ya = by * kBlock, rows = std::min(kBlock, H - ya);
         const std::int64_t x0 = bx * kBlock, x1 = std::min(x0 + kBlock, W);
+#if defined(__SSE2__)
+        if (pad >= 1 && x1 - x0 == 8 && x0 >= 1 && x1 < W && ya >= 1 && ya + rows < H) {
+          // Inside the map: the threshold and 4-neighbour test straight away, row by row.
+          for (std::int64_t y = ya; y < ya + rows; ++y) {
+            const float* c = det + y * W + x0;
+            unsigned pass = 0;
+            for (int h = 0; h < 2; ++h, c += 4) {
+              const __m128 v = _mm_loadu_ps(c);
+              __m128 ok = _mm_cmpgt_ps(v, t);  // NaN fails every comparison
+              ok = _mm_and_ps(ok, _mm_cmple_ps(_mm_loadu_ps(c - 1), v));
+              ok = _mm_and_ps(ok, _mm_cmple_ps(_mm_loadu_ps(c + 1), v));
+              ok = _mm_and_ps(ok, _mm_cmple_ps(_mm_loadu_ps(c - W), v));
+              ok = _mm_and_ps(ok, _mm_cmple_ps(_mm_loadu_ps(c + W), v));
+              pass |= static_cast<unsigned>(_mm_movemask_ps(ok)) << (4 * h);
+            }
+            if (pass) window_test(y, std::max<std::int64_t>(y - pad, 0), std::min(y + pad, H - 1), x0, pass);
+          }
+          continue;
+        }
+#endif
         unsigned hot = 0;  // rows with a value above the threshold
 #if defined(__SSE2__)
         if (x1 - x0 == 8) {
