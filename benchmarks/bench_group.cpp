@@ -286,10 +286,26 @@ int main(int argc, char** argv) {
     for (std::int64_t p = 0; p < L * L; ++p)
       for (std::int64_t k = 0; k < J; ++k) low_heat[p * J + k] = quarter[p * 2 * J + k];
     const auto half = hrnet::ops::resize_bilinear(low_heat, 2 * L, 2 * L);
-    const hrnet::pose::PoseModel model = [&](const hrnet::Tensor<float, hrnet::CPU>&) {
-      return std::vector<hrnet::Tensor<float, hrnet::CPU>>{quarter, half};
-    };
     hrnet::pose::InferenceOptions opts;
+    // A network's outputs for the flipped image are the mirror image, with left and right joints
+    // swapped: what the flip test undoes.
+    auto mirrored = [&](const hrnet::Tensor<float, hrnet::CPU>& x) {
+      const std::int64_t C = x.shape().c(), h = x.shape().h(), w = x.shape().w();
+      auto y = hrnet::Tensor<float, hrnet::CPU>::empty(x.shape());
+      for (std::int64_t r = 0; r < h; ++r)
+        for (std::int64_t c = 0; c < w; ++c)
+          for (std::int64_t ch = 0; ch < C; ++ch) {
+            const std::int64_t src = (ch / J) * J + opts.flip_index[static_cast<std::size_t>(ch % J)];
+            y[(r * w + c) * C + ch] = x[(r * w + (w - 1 - c)) * C + src];
+          }
+      return y;
+    };
+    const auto quarter_f = mirrored(quarter), half_f = mirrored(half);
+    int calls = 0;  // get_multi_stage_outputs runs the plain image, then the flipped one
+    const hrnet::pose::PoseModel model = [&](const hrnet::Tensor<float, hrnet::CPU>&) {
+      return calls++ % 2 == 0 ? std::vector<hrnet::Tensor<float, hrnet::CPU>>{quarter, half}
+                              : std::vector<hrnet::Tensor<float, hrnet::CPU>>{quarter_f, half_f};
+    };
     const auto image = hrnet::Tensor<float, hrnet::CPU>::zeros({1, 3, size, size});
     hrnet::pose::AggregatedMaps aggregated;
     hrnet::pose::HeatmapParser parser;

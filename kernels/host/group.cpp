@@ -75,7 +75,7 @@ inline int region_bounds4(const float* bm, const float* lo, const float* hi, std
                           std::int64_t T, float* ub) {
   const __m128 big = _mm_set1_ps(8388608.f);
   __m128 s = _mm_setzero_ps(), e = _mm_setzero_ps();
-  for (std::int64_t t = 0; t < T; ++t) {
+  auto add_dim = [&](std::int64_t t) {
     const __m128 l = _mm_loadu_ps(lo + t * stride), h = _mm_loadu_ps(hi + t * stride);
     const __m128 p = _mm_set1_ps(prev[t]);
     e = _mm_or_ps(e, _mm_cmpgt_ps(l, h));
@@ -83,6 +83,12 @@ inline int region_bounds4(const float* bm, const float* lo, const float* hi, std
     const __m128 d =
         _mm_or_ps(_mm_and_ps(below, _mm_sub_ps(l, p)), _mm_andnot_ps(below, _mm_and_ps(above, _mm_sub_ps(p, h))));
     s = _mm_add_ps(s, _mm_mul_ps(d, d));
+  };
+  if (T == 2) {  // (the common case, unrolled)
+    add_dim(0);
+    add_dim(1);
+  } else {
+    for (std::int64_t t = 0; t < T; ++t) add_dim(t);
   }
   const __m128 x = _mm_sqrt_ps(s), lt = _mm_cmplt_ps(x, big);
   const __m128 rounded = _mm_or_ps(_mm_and_ps(lt, _mm_sub_ps(_mm_add_ps(x, big), big)), _mm_andnot_ps(lt, x));
@@ -892,15 +898,14 @@ void HeatmapParser::refine(const PoseMaps& m, const MapSummary& s) {
           const std::int64_t x0 = bx * kBlock, i0 = by * kBlock * W + x0;
           if (!may_win(bub[j], i0)) continue;
           const std::int64_t n = std::min(x0 + kBlock, W) - x0, rows = std::min(kBlock, H - by * kBlock);
-          float vals[kBlock * kBlock];
+          float vals[kBlock * kBlock];  // (quarters not scored stay unwritten, masked below)
           float block_best = -std::numeric_limits<float>::infinity();
           unsigned scored = 0xFu;  // the quarters whose scores are in vals (all: the whole block)
           if (n == kBlock && rows == kBlock && (T == 1 || T == 2)) {
             // Full blocks are read by several searches of the joint: the first one records the
             // ranges of the block's four quarters, and each search scores only the quarters
             // whose own bound may still win.
-            const std::int64_t e = (by / kSuper * sw + bx / kSuper) * kSB + (by % kSuper) * kSuper + bx % kSuper;
-            std::int32_t& slot = quarter_slot_[static_cast<std::size_t>(e)];
+            std::int32_t& slot = quarter_slot_[static_cast<std::size_t>(sb * kSB + j)];
             if (slot < 0) {
               slot = static_cast<std::int32_t>(quarters_.size() / 20);
               quarters_.resize(quarters_.size() + 20);
@@ -931,15 +936,31 @@ void HeatmapParser::refine(const PoseMaps& m, const MapSummary& s) {
             block_best = block_scores(det + i0, tagk + i0 * T, W, prev, rows, n, T, vals);
           }
           if (!may_win(block_best, i0)) continue;
+          for (unsigned q = ~scored & 0xFu; q; q &= q - 1) {  // (defined values where the mask hides them)
+            const int qi = __builtin_ctz(q);
+            for (std::int64_t r = 0; r < 4; ++r) std::fill_n(vals + (4 * (qi / 2) + r) * kBlock + 4 * (qi % 2), 4, 0.f);
+          }
           // The block's arg-max (first in row-major = flat index order; NaN never equals it).
-          for (std::int64_t r = 0, hit = 0; r < rows && !hit; ++r) {
+          for (std::int64_t r = 0; r < rows; ++r) {
+            // the scored pixels of row r equal to the maximum, as bits (column c: bit c)
             const unsigned row_quarters = (scored >> ((r / 4) * 2)) & 3u;  // (left, right) quarter of row r
-            for (std::int64_t c = 0; c < n; ++c)
-              if (((row_quarters >> (c / 4)) & 1u) && vals[r * kBlock + c] == block_best) {
-                consider(block_best, i0 + r * W + c);
-                hit = 1;
-                break;
-              }
+            const unsigned scored_cols = (row_quarters & 1u ? 0x0Fu : 0u) | (row_quarters & 2u ? 0xF0u : 0u);
+            unsigned hits = 0;
+#if defined(__SSE2__)
+            if (n == kBlock) {
+              const __m128 b = _mm_set1_ps(block_best);
+              hits = static_cast<unsigned>(_mm_movemask_ps(_mm_cmpeq_ps(_mm_loadu_ps(vals + r * kBlock), b))) |
+                     static_cast<unsigned>(_mm_movemask_ps(_mm_cmpeq_ps(_mm_loadu_ps(vals + r * kBlock + 4), b))) << 4;
+            } else
+#endif
+            {
+              for (std::int64_t c = 0; c < n; ++c) hits |= (vals[r * kBlock + c] == block_best ? 1u : 0u) << c;
+            }
+            hits &= scored_cols;
+            if (hits) {
+              consider(block_best, i0 + r * W + __builtin_ctz(hits));
+              break;
+            }
           }
         }
       }
