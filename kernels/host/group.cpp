@@ -892,6 +892,18 @@ void HeatmapParser::refine(const PoseMaps& m, const MapSummary& s) {
           live_blocks &= reach;
         }
 #endif
+        // Blocks read for the first time in this joint come from memory: ask for their rows at once,
+        // so that the misses overlap (the reads below are otherwise one latency after another).
+        for (unsigned pf = live_blocks; pf; pf &= pf - 1) {
+          const auto j = static_cast<std::int64_t>(__builtin_ctz(pf));
+          if (quarter_slot_[static_cast<std::size_t>(sb * kSB + j)] >= 0) continue;
+          const std::int64_t i0 = (sy * kSuper + j / kSuper) * kBlock * W + (sx * kSuper + j % kSuper) * kBlock;
+          for (std::int64_t r = 0; r < std::min(kBlock, H - (sy * kSuper + j / kSuper) * kBlock); ++r) {
+            __builtin_prefetch(det + i0 + r * W);
+            __builtin_prefetch(tagk + (i0 + r * W) * T);
+            __builtin_prefetch(tagk + (i0 + r * W) * T + kBlock * T - 1);
+          }
+        }
         for (; live_blocks; live_blocks &= live_blocks - 1) {
           const auto j = static_cast<std::int64_t>(__builtin_ctz(live_blocks));  // row-major order
           const std::int64_t by = sy * kSuper + j / kSuper, bx = sx * kSuper + j % kSuper;
