@@ -1,6 +1,7 @@
 // Bilinear resize (forward only), global average pooling and max pooling (forward only).
 #include <algorithm>
 #include <limits>
+#include <vector>
 
 #include "common.hpp"
 
@@ -23,6 +24,13 @@ template <ComputeType T>
 void resize_bilinear_forward(const T4<T>& x, T4<T>& y) {
   const auto &xs = x.shape(), &ys = y.shape();
   const std::int64_t C = xs.c();
+  // The column sources and weights are the same for every output row: computed once.
+  std::vector<std::int64_t> cw0(static_cast<std::size_t>(ys.w())), cw1(static_cast<std::size_t>(ys.w()));
+  std::vector<T> cl0(static_cast<std::size_t>(ys.w())), cl1(static_cast<std::size_t>(ys.w()));
+  for (std::int64_t ow = 0; ow < ys.w(); ++ow) {
+    const auto o = static_cast<std::size_t>(ow);
+    source_index(xs.w(), ys.w(), ow, cw0[o], cw1[o], cl0[o], cl1[o]);
+  }
 #pragma omp parallel for collapse(2) schedule(static)
   for (std::int64_t n = 0; n < ys.n(); ++n)
     for (std::int64_t oh = 0; oh < ys.h(); ++oh) {
@@ -30,9 +38,9 @@ void resize_bilinear_forward(const T4<T>& x, T4<T>& y) {
       T hl0, hl1;
       source_index(xs.h(), ys.h(), oh, h0, h1, hl0, hl1);
       for (std::int64_t ow = 0; ow < ys.w(); ++ow) {
-        std::int64_t w0, w1;
-        T wl0, wl1;
-        source_index(xs.w(), ys.w(), ow, w0, w1, wl0, wl1);
+        const auto o = static_cast<std::size_t>(ow);
+        const std::int64_t w0 = cw0[o], w1 = cw1[o];
+        const T wl0 = cl0[o], wl1 = cl1[o];
         const T* p00 = x.data() + ((n * xs.h() + h0) * xs.w() + w0) * C;
         const T* p01 = x.data() + ((n * xs.h() + h0) * xs.w() + w1) * C;
         const T* p10 = x.data() + ((n * xs.h() + h1) * xs.w() + w0) * C;

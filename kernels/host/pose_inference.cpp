@@ -84,11 +84,15 @@ T4 flip_width(const T4& x) {
 }
 
 // Channels [c0, c0 + n) of a (1, C, H, W) tensor, optionally reordered: out[:, j] = in[:, c0 + index[j]].
-T4 take_channels(const T4& x, std::int64_t c0, std::int64_t n, const std::vector<std::int64_t>* index = nullptr) {
-  const std::int64_t C = x.shape().c(), P = x.shape().h() * x.shape().w();
-  auto y = T4::empty({1, n, x.shape().h(), x.shape().w()});
+// Channels c0 .. c0 + n - 1 (through `index` when given), mirrored along the width when `flip`
+// (flip_width and the channel selection in one pass).
+T4 take_channels(const T4& x, std::int64_t c0, std::int64_t n, const std::vector<std::int64_t>* index = nullptr,
+                 bool flip = false) {
+  const std::int64_t C = x.shape().c(), W = x.shape().w(), P = x.shape().h() * W;
+  auto y = T4::empty({1, n, x.shape().h(), W});
   for (std::int64_t p = 0; p < P; ++p) {
-    const float* s = x.data() + p * C + c0;
+    const std::int64_t q = flip ? p - p % W + (W - 1 - p % W) : p;  // the source pixel
+    const float* s = x.data() + q * C + c0;
     float* d = y.data() + p * n;
     if (index)
       for (std::int64_t j = 0; j < n; ++j) d[j] = s[(*index)[static_cast<std::size_t>(j)]];
@@ -100,13 +104,10 @@ T4 take_channels(const T4& x, std::int64_t c0, std::int64_t n, const std::vector
 
 void add_into(T4& acc, const T4& x) {
   check_shape(x, acc.shape(), "aggregate: adding maps");
-  for (std::int64_t i = 0; i < acc.numel(); ++i) acc[i] += x[i];
-}
-
-T4 divided(const T4& x, float d) {
-  auto y = T4::empty(x.shape());
-  for (std::int64_t i = 0; i < x.numel(); ++i) y[i] = x[i] / d;
-  return y;
+  float* __restrict a = acc.data();
+  const float* __restrict b = x.data();
+  const std::int64_t n = acc.numel();
+  for (std::int64_t i = 0; i < n; ++i) a[i] += b[i];
 }
 
 T4 resized(const T4& x, std::int64_t h, std::int64_t w) {
@@ -245,16 +246,20 @@ StageMaps get_multi_stage_outputs(const PoseModel& model, const Tensor<float, CP
     for (std::int64_t i = 0; i < n; ++i) {
       T4 out = outs[static_cast<std::size_t>(i)];
       if (n > 1 && i != n - 1) out = resized(out, h, w);
-      if (flipped) out = flip_width(out);
-      const auto* index = flipped ? &opts.flip_index : nullptr;
+      const auto* index = flipped ? &opts.flip_index : nullptr;  // (flipped back while the channels are taken)
       if (opts.with_heatmaps[static_cast<std::size_t>(i)]) {
-        const T4 hm = take_channels(out, 0, J, index);
+        const T4 hm = take_channels(out, 0, J, index, flipped);
         if (count++ == 0) sum = hm;
         else add_into(sum, hm);
       }
-      if (opts.with_ae[static_cast<std::size_t>(i)]) r.tags.push_back(take_channels(out, J, J, index));
+      if (opts.with_ae[static_cast<std::size_t>(i)]) r.tags.push_back(take_channels(out, J, J, index, flipped));
     }
-    r.heatmaps.push_back(divided(sum, static_cast<float>(count)));
+    if (count > 1) {  // (sum is ours: divided in place)
+      float* v = sum.data();
+      const auto d = static_cast<float>(count);
+      for (std::int64_t e = 0, ne = sum.numel(); e < ne; ++e) v[e] /= d;
+    }
+    r.heatmaps.push_back(sum);
   };
   run(image, false);
   if (opts.flip) run(flip_width(image), true);

@@ -25,14 +25,21 @@
 // Speed (the results are those of the exhaustive computation, bit for bit): everything is driven by
 // a MapSummary, per-8x8-block bounds of the maps (heatmap maximum, per-dimension tag range), grouped
 // 4x4 into 32x32 superblocks. NMS visits only blocks whose maximum is above the detection threshold
-// and runs its 5x5 test only on pixels that pass a 4-neighbour test; refine's map-wide arg-max, the
-// hot loop, is a branch-and-bound search: it starts from the joint's NMS peaks and skips every
-// superblock and block whose heatmap maximum, minus the rounded distance from the person's tag to
-// the region's tag range, cannot beat the best score so far. Worst case (tags without spatial
-// coherence) is the full scan. The summary reads every det and tag value once (about 53 MB for 17
-// joints with T = 2 at 512x512: memory-bound, the largest part of parse()'s time when parse() has
-// to make it). MapAggregator::finish (inference.hpp) makes it while it writes the maps, where the
-// values pass through registers anyway, and hands it over in PoseMaps::summary.
+// and runs its 5x5 test only on pixels that pass a 4-neighbour test. Refine's map-wide arg-max, the
+// hot loop, is a branch-and-bound search per (person, missing joint):
+//   - seeds: the joint's NMS peaks and the pixels earlier searches of the joint chose (the extra
+//     persons the matching makes share their tags with real ones, and so their answers);
+//   - superblocks, in decreasing order of their bound (heatmap maximum minus the rounded distance
+//     from the person's tag to the region's tag range; bounds computed only for the superblocks
+//     whose maximum reaches the best score so far), then their blocks, then the 4x4 quarters of a
+//     block (their ranges recorded the first time a search of the joint reads the block), until
+//     no region can beat the best score. Every float step of the score is monotone, so the bounds
+//     are exact; ties go to the first flat index.
+// Worst case (tags without spatial coherence) is close to the full scan. The summary reads every
+// det and tag value once (about 53 MB for 17 joints with T = 2 at 512x512): memory-bound, and most
+// of parse()'s time when parse() has to make it. MapAggregator::finish (inference.hpp) makes it
+// while it writes the maps, where the values are in cache anyway, and hands it over in
+// PoseMaps::summary. bench_group times both ways.
 #pragma once
 #include <array>
 #include <cstdint>
@@ -124,8 +131,8 @@ class HeatmapParser {
   explicit HeatmapParser(GroupParams params = {});
   const GroupParams& params() const { return p_; }
 
-  // Throws ShapeError for inconsistent sizes (J must equal params.num_joints), ValueError for
-  // non-finite candidates.
+  // Throws ShapeError for inconsistent sizes (J must equal params.num_joints; a summary must be of
+  // the maps' sizes), ValueError for non-finite candidates.
   GroupedPoses parse(const PoseMaps& maps);
 
   // One joint's candidates after NMS + top-k + detection threshold, in top-k order (for tests).
