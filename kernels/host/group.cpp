@@ -51,6 +51,30 @@ inline float score_at(const float* det, const float* tag, const float* prev, std
   return det[i] - round_even_nonneg(std::sqrt(s));
 }
 
+#if defined(__SSE2__)
+// round_even_nonneg, four lanes.
+inline __m128 round_even_nonneg4(__m128 x) {
+  const __m128 big = _mm_set1_ps(8388608.f), lt = _mm_cmplt_ps(x, big);
+  return _mm_or_ps(_mm_and_ps(lt, _mm_sub_ps(_mm_add_ps(x, big), big)), _mm_andnot_ps(lt, x));
+}
+
+// score_at of four consecutive pixels (det[0..3], tags tag[0 .. 4T - 1] interleaved), T of 1 or 2
+// (p0, p1: prev[0] and prev[T - 1] broadcast): the same float operations, lane by lane.
+inline __m128 scores4(const float* det, const float* tag, __m128 p0, __m128 p1, std::int64_t T) {
+  __m128 s;
+  if (T == 2) {
+    const __m128 a = _mm_loadu_ps(tag), b = _mm_loadu_ps(tag + 4);
+    const __m128 d0 = _mm_sub_ps(_mm_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0)), p0);
+    const __m128 d1 = _mm_sub_ps(_mm_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1)), p1);
+    s = _mm_add_ps(_mm_mul_ps(d0, d0), _mm_mul_ps(d1, d1));
+  } else {
+    const __m128 d0 = _mm_sub_ps(_mm_loadu_ps(tag), p0);
+    s = _mm_mul_ps(d0, d0);
+  }
+  return _mm_sub_ps(_mm_loadu_ps(det), round_even_nonneg4(_mm_sqrt_ps(s)));
+}
+#endif
+
 // Upper bound of refine's score over a region with heatmap maximum bm and tag box [lo, hi] (tag
 // boxes stored by dimension: lo[t * stride]): bm - round(distance from prev to the box), in the
 // float steps of score_at, so the bound is exact. *empty: the box holds no usable (non-NaN) tag.
@@ -73,7 +97,6 @@ inline float region_bound(float bm, const float* lo, const float* hi, std::int64
 // float operations, lane by lane); returns the empty ones as a 4-bit mask.
 inline int region_bounds4(const float* bm, const float* lo, const float* hi, std::int64_t stride, const float* prev,
                           std::int64_t T, float* ub) {
-  const __m128 big = _mm_set1_ps(8388608.f);
   __m128 s = _mm_setzero_ps(), e = _mm_setzero_ps();
   auto add_dim = [&](std::int64_t t) {
     const __m128 l = _mm_loadu_ps(lo + t * stride), h = _mm_loadu_ps(hi + t * stride);
@@ -90,9 +113,7 @@ inline int region_bounds4(const float* bm, const float* lo, const float* hi, std
   } else {
     for (std::int64_t t = 0; t < T; ++t) add_dim(t);
   }
-  const __m128 x = _mm_sqrt_ps(s), lt = _mm_cmplt_ps(x, big);
-  const __m128 rounded = _mm_or_ps(_mm_and_ps(lt, _mm_sub_ps(_mm_add_ps(x, big), big)), _mm_andnot_ps(lt, x));
-  _mm_storeu_ps(ub, _mm_sub_ps(_mm_loadu_ps(bm), rounded));
+  _mm_storeu_ps(ub, _mm_sub_ps(_mm_loadu_ps(bm), round_even_nonneg4(_mm_sqrt_ps(s))));
   return _mm_movemask_ps(e);
 }
 #endif
@@ -135,25 +156,13 @@ float block_scores(const float* det, const float* tag, std::int64_t stride, cons
   float mx = -std::numeric_limits<float>::infinity();
 #if defined(__SSE2__)
   if ((n == kBlock || n == kBlock / 2) && (T == 1 || T == 2)) {
-    const __m128 big = _mm_set1_ps(8388608.f), p0 = _mm_set1_ps(prev[0]), p1 = _mm_set1_ps(prev[T - 1]);
+    const __m128 p0 = _mm_set1_ps(prev[0]), p1 = _mm_set1_ps(prev[T - 1]);
     __m128 vmx = _mm_set1_ps(mx);
     for (std::int64_t r = 0; r < rows; ++r) {
       const float* d = det + r * stride;
       const float* g = tag + r * stride * T;
       for (std::int64_t h = 0; h < n / 4; ++h) {
-        __m128 s;
-        if (T == 2) {
-          const __m128 a = _mm_loadu_ps(g + 8 * h), b = _mm_loadu_ps(g + 8 * h + 4);
-          const __m128 d0 = _mm_sub_ps(_mm_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0)), p0);
-          const __m128 d1 = _mm_sub_ps(_mm_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1)), p1);
-          s = _mm_add_ps(_mm_mul_ps(d0, d0), _mm_mul_ps(d1, d1));
-        } else {
-          const __m128 d0 = _mm_sub_ps(_mm_loadu_ps(g + 4 * h), p0);
-          s = _mm_mul_ps(d0, d0);
-        }
-        const __m128 x = _mm_sqrt_ps(s), lt = _mm_cmplt_ps(x, big);
-        const __m128 rounded = _mm_or_ps(_mm_and_ps(lt, _mm_sub_ps(_mm_add_ps(x, big), big)), _mm_andnot_ps(lt, x));
-        const __m128 v = _mm_sub_ps(_mm_loadu_ps(d + 4 * h), rounded);
+        const __m128 v = scores4(d + 4 * h, g + 4 * T * h, p0, p1, T);
         _mm_storeu_ps(out + r * kBlock + 4 * h, v);
         vmx = _mm_max_ps(v, vmx);  // maxps returns the second operand when the first is NaN
       }
@@ -178,22 +187,8 @@ void seed_scores(const float* det, const float* tag, std::int64_t n, const float
   std::int64_t j = 0;
 #if defined(__SSE2__)
   if (T == 1 || T == 2) {
-    const __m128 big = _mm_set1_ps(8388608.f), p0 = _mm_set1_ps(prev[0]), p1 = _mm_set1_ps(prev[T - 1]);
-    for (; j + 4 <= n; j += 4) {
-      __m128 s;
-      if (T == 2) {
-        const __m128 a = _mm_loadu_ps(tag + 2 * j), b = _mm_loadu_ps(tag + 2 * j + 4);
-        const __m128 d0 = _mm_sub_ps(_mm_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0)), p0);
-        const __m128 d1 = _mm_sub_ps(_mm_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1)), p1);
-        s = _mm_add_ps(_mm_mul_ps(d0, d0), _mm_mul_ps(d1, d1));
-      } else {
-        const __m128 d0 = _mm_sub_ps(_mm_loadu_ps(tag + j), p0);
-        s = _mm_mul_ps(d0, d0);
-      }
-      const __m128 x = _mm_sqrt_ps(s), lt = _mm_cmplt_ps(x, big);
-      const __m128 rounded = _mm_or_ps(_mm_and_ps(lt, _mm_sub_ps(_mm_add_ps(x, big), big)), _mm_andnot_ps(lt, x));
-      _mm_storeu_ps(out + j, _mm_sub_ps(_mm_loadu_ps(det + j), rounded));
-    }
+    const __m128 p0 = _mm_set1_ps(prev[0]), p1 = _mm_set1_ps(prev[T - 1]);
+    for (; j + 4 <= n; j += 4) _mm_storeu_ps(out + j, scores4(det + j, tag + T * j, p0, p1, T));
   }
 #endif
   for (; j < n; ++j) out[j] = score_at(det, tag, prev, T, j);
