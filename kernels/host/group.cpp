@@ -194,6 +194,26 @@ void seed_scores(const float* det, const float* tag, std::int64_t n, const float
   for (; j < n; ++j) out[j] = score_at(det, tag, prev, T, j);
 }
 
+// Horizontal min / max of the lanes holding dimension t of T (1: all four; 2: lanes (0, 2) and
+// (1, 3)) into out[t].
+#if defined(__SSE2__)
+void reduce_ranges(__m128 lo, __m128 hi, std::int64_t T, float* out_lo, float* out_hi, std::int64_t stride) {
+  lo = _mm_min_ps(lo, _mm_shuffle_ps(lo, lo, _MM_SHUFFLE(1, 0, 3, 2)));
+  hi = _mm_max_ps(hi, _mm_shuffle_ps(hi, hi, _MM_SHUFFLE(1, 0, 3, 2)));
+  if (T == 1) {
+    lo = _mm_min_ps(lo, _mm_shuffle_ps(lo, lo, _MM_SHUFFLE(2, 3, 0, 1)));
+    hi = _mm_max_ps(hi, _mm_shuffle_ps(hi, hi, _MM_SHUFFLE(2, 3, 0, 1)));
+  }
+  float l[4], h[4];
+  _mm_storeu_ps(l, lo);
+  _mm_storeu_ps(h, hi);
+  for (std::int64_t t = 0; t < T; ++t) {
+    out_lo[t * stride] = l[t];
+    out_hi[t * stride] = h[t];
+  }
+}
+#endif
+
 // The four 4x4 quarters of a full 8x8 block (T of 1 or 2): heatmap maximum and per-dimension tag
 // range of each, NaN skipped, into q: [max 0..3][lo dim 0 0..3][hi dim 0 0..3][lo dim 1 ...] (the
 // layout region_bounds4 reads with stride 8). Quarter s covers rows 4 (s / 2) .., columns 4 (s % 2) ...
@@ -221,21 +241,8 @@ void quarter_ranges(const float* det, const float* tag, std::int64_t stride, std
     if (T == 2) {  // lanes (0, 2) dimension 0, (1, 3) dimension 1 in both vectors
       lo0 = _mm_min_ps(lo0, lo1);
       hi0 = _mm_max_ps(hi0, hi1);
-      lo0 = _mm_min_ps(lo0, _mm_shuffle_ps(lo0, lo0, _MM_SHUFFLE(1, 0, 3, 2)));
-      hi0 = _mm_max_ps(hi0, _mm_shuffle_ps(hi0, hi0, _MM_SHUFFLE(1, 0, 3, 2)));
-    } else {
-      lo0 = _mm_min_ps(lo0, _mm_shuffle_ps(lo0, lo0, _MM_SHUFFLE(1, 0, 3, 2)));
-      hi0 = _mm_max_ps(hi0, _mm_shuffle_ps(hi0, hi0, _MM_SHUFFLE(1, 0, 3, 2)));
-      lo0 = _mm_min_ps(lo0, _mm_shuffle_ps(lo0, lo0, _MM_SHUFFLE(2, 3, 0, 1)));
-      hi0 = _mm_max_ps(hi0, _mm_shuffle_ps(hi0, hi0, _MM_SHUFFLE(2, 3, 0, 1)));
     }
-    float l[4], h[4];
-    _mm_storeu_ps(l, lo0);
-    _mm_storeu_ps(h, hi0);
-    for (std::int64_t t = 0; t < T; ++t) {
-      q[4 + 8 * t + s] = l[t];
-      q[8 + 8 * t + s] = h[t];
-    }
+    reduce_ranges(lo0, hi0, T, q + 4 + s, q + 8 + s, 8);
 #else
     float mx = -inf;
     for (std::int64_t t = 0; t < T; ++t) {
@@ -371,30 +378,6 @@ void MapSummary::finish_superblocks() {
       super_tag_hi[static_cast<std::size_t>(kt * ns + s)] = h;
     }
 }
-
-namespace {
-
-// Horizontal min / max of the lanes holding dimension t of T (1: all four; 2: lanes (0, 2) and
-// (1, 3)) into out[t].
-#if defined(__SSE2__)
-void reduce_ranges(__m128 lo, __m128 hi, std::int64_t T, float* out_lo, float* out_hi, std::int64_t stride) {
-  lo = _mm_min_ps(lo, _mm_shuffle_ps(lo, lo, _MM_SHUFFLE(1, 0, 3, 2)));
-  hi = _mm_max_ps(hi, _mm_shuffle_ps(hi, hi, _MM_SHUFFLE(1, 0, 3, 2)));
-  if (T == 1) {
-    lo = _mm_min_ps(lo, _mm_shuffle_ps(lo, lo, _MM_SHUFFLE(2, 3, 0, 1)));
-    hi = _mm_max_ps(hi, _mm_shuffle_ps(hi, hi, _MM_SHUFFLE(2, 3, 0, 1)));
-  }
-  float l[4], h[4];
-  _mm_storeu_ps(l, lo);
-  _mm_storeu_ps(h, hi);
-  for (std::int64_t t = 0; t < T; ++t) {
-    out_lo[t * stride] = l[t];
-    out_hi[t * stride] = h[t];
-  }
-}
-#endif
-
-}  // namespace
 
 // Block by block: the heatmap maximum, then the tag ranges. NaN values are skipped everywhere
 // (minps/maxps return their second operand on NaN).
