@@ -1,6 +1,10 @@
 // Tensor, dtype, shape and RNG basics.
+#include <cstdint>
+#include <cstring>
 #include <type_traits>
+#include <vector>
 
+#include "hrnet/core/host_memory.hpp"
 #include "hrnet/core/rng.hpp"
 #include "hrnet/core/tensor.hpp"
 #include "test_util.hpp"
@@ -114,4 +118,26 @@ TEST_CASE("CUDA tensors without a usable GPU fail with a clear CudaError", "[cor
     return;
   }
   CHECK_THROWS_AS((Tensor<float, CUDA>::zeros({2, 2})), CudaError);
+}
+
+TEST_CASE("host_allocate: aligned blocks of any size, huge-page aligned from 2 MiB", "[core][memory]") {
+  for (const std::size_t bytes : {std::size_t{0}, std::size_t{1}, std::size_t{63}, std::size_t{4096},
+                                  (std::size_t{2} << 20) - 1, std::size_t{2} << 20, (std::size_t{5} << 20) + 3}) {
+    void* p = host_allocate(bytes);
+    REQUIRE(p != nullptr);
+    const auto a = reinterpret_cast<std::uintptr_t>(p);
+    CHECK(a % 64 == 0);
+    if (bytes >= (std::size_t{2} << 20)) CHECK(a % (std::size_t{2} << 20) == 0);
+    std::memset(p, 0x5a, bytes);  // every byte is ours (ASan checks the bounds)
+    host_free(p);
+  }
+  host_free(nullptr);
+  // as a container's allocator: growth keeps the values
+  std::vector<float, HostAllocator<float>> v;
+  for (int i = 0; i < 1 << 20; ++i) v.push_back(static_cast<float>(i));  // 4 MiB
+  CHECK(reinterpret_cast<std::uintptr_t>(v.data()) % 64 == 0);
+  bool same = true;
+  for (int i = 0; i < 1 << 20; ++i) same = same && v[static_cast<std::size_t>(i)] == static_cast<float>(i);
+  CHECK(same);
+  CHECK_THROWS_AS(HostAllocator<double>().allocate(static_cast<std::size_t>(-1) / 4), std::bad_array_new_length);
 }

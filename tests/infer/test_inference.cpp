@@ -4,6 +4,7 @@
 #include <cmath>
 #include <fstream>
 #include <random>
+#include <span>
 
 #include "hrnet/io/safetensors.hpp"
 #include "hrnet/io/tensor_io.hpp"
@@ -178,7 +179,7 @@ TEST_CASE("flip and multi-scale aggregation match a torch port of the official c
       CHECK(std::abs(sh - heat_sum[k]) <= 1e-3 + 1e-5 * std::abs(heat_sum[k]));
       CHECK(std::abs(st - tag_sum[k]) <= 1e-3 + 1e-5 * std::abs(tag_sum[k]));
     }
-    auto sampled = [&](const std::vector<float>& got, const std::string& key) {
+    auto sampled = [&](std::span<const float> got, const std::string& key) {
       const auto idx = io::get<std::int64_t>(fx, name + "." + key + "_idx");
       const auto val = io::get<float>(fx, name + "." + key + "_val");
       auto mine = T4::empty(val.shape());

@@ -29,6 +29,7 @@
 #include <span>
 #include <vector>
 
+#include "hrnet/core/host_memory.hpp"
 #include "hrnet/core/tensor.hpp"
 #include "hrnet/data/transforms.hpp"
 #include "hrnet/pose/group.hpp"
@@ -98,7 +99,7 @@ StageMaps get_multi_stage_outputs(const PoseModel& model, const Tensor<float, CP
 // The final maps for grouping, in the layouts of PoseMaps (heatmaps (J, H, W), tags (J, H, W, T)),
 // with their summary for the parser (made while the maps are written).
 struct AggregatedMaps {
-  std::vector<float> heatmaps, tags;
+  std::vector<float, HostAllocator<float>> heatmaps, tags;  // (huge pages: see host_memory.hpp)
   std::int64_t num_joints = 0, height = 0, width = 0, tag_dim = 0;
   MapSummary summary;
   PoseMaps view() const { return {heatmaps, tags, num_joints, height, width, tag_dim, &summary}; }
