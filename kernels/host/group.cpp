@@ -194,6 +194,38 @@ void seed_scores(const float* det, const float* tag, std::int64_t n, const float
   for (; j < n; ++j) out[j] = score_at(det, tag, prev, T, j);
 }
 
+// The largest non-NaN score and, among the entries equal to it, the smallest flat index (consider()'s
+// choice over all of them, in one pass plus a scan for the ties); false when every score is NaN.
+bool best_of(const float* score, const std::int64_t* index, std::int64_t n, float& best, std::int64_t& best_i) {
+  float m = -std::numeric_limits<float>::infinity();
+  bool any = false;
+  std::int64_t j = 0;
+#if defined(__SSE2__)
+  __m128 mv = _mm_set1_ps(m), ordered = _mm_setzero_ps();
+  for (; j + 4 <= n; j += 4) {
+    const __m128 v = _mm_loadu_ps(score + j);
+    mv = _mm_max_ps(v, mv);  // (NaN: the second operand)
+    ordered = _mm_or_ps(ordered, _mm_cmpord_ps(v, v));
+  }
+  mv = _mm_max_ps(mv, _mm_shuffle_ps(mv, mv, _MM_SHUFFLE(1, 0, 3, 2)));
+  mv = _mm_max_ps(mv, _mm_shuffle_ps(mv, mv, _MM_SHUFFLE(2, 3, 0, 1)));
+  m = _mm_cvtss_f32(mv);
+  any = _mm_movemask_ps(ordered) != 0;
+#endif
+  for (; j < n; ++j) {
+    const float v = score[j];
+    if (v != v) continue;
+    any = true;
+    m = v > m ? v : m;
+  }
+  if (!any) return false;
+  best = m;
+  best_i = std::numeric_limits<std::int64_t>::max();
+  for (j = 0; j < n; ++j)
+    if (score[j] == m && index[j] < best_i) best_i = index[j];
+  return true;
+}
+
 // Horizontal min / max of the lanes holding dimension t of T (1: all four; 2: lanes (0, 2) and
 // (1, 3)) into out[t].
 #if defined(__SSE2__)
@@ -541,6 +573,16 @@ void HeatmapParser::find_candidates(const PoseMaps& m, const MapSummary& s) {
     for (std::int64_t sb = 0; sb < ns; ++sb) {
       if (!(super_max[sb] > thr)) continue;
       const std::int64_t sy = sb / s.supers_w, sx = sb % s.supers_w;
+      // The rows of the blocks to test (and the rows around them), asked for at once: the maps
+      // come from memory, and one block's misses after another's would add up.
+      for (std::int64_t j = 0; j < kSB; ++j) {
+        if (!(block_max[sb * kSB + j] > thr)) continue;
+        const std::int64_t ya = (sy * kSuper + j / kSuper) * kBlock, x0 = (sx * kSuper + j % kSuper) * kBlock;
+        for (std::int64_t y = std::max<std::int64_t>(ya - 1, 0); y < std::min(ya + kBlock + 1, H); ++y) {
+          __builtin_prefetch(det + y * W + x0);
+          __builtin_prefetch(det + y * W + std::min(x0 + kBlock, W - 1));
+        }
+      }
       for (std::int64_t j = 0; j < kSB; ++j) {
         if (!(block_max[sb * kSB + j] > thr)) continue;  // also every block past the map edge
         const std::int64_t by = sy * kSuper + j / kSuper, bx = sx * kSuper + j % kSuper;
@@ -822,8 +864,7 @@ void HeatmapParser::refine(const PoseMaps& m, const MapSummary& s) {
         const auto ns_ = static_cast<std::int64_t>(seed_idx_.size());
         seed_score_.resize(static_cast<std::size_t>(ns_));
         seed_scores(seed_det_.data(), seed_tag_.data(), ns_, prev, T, seed_score_.data());
-        for (std::int64_t j = 0; j < ns_; ++j)
-          consider(seed_score_[static_cast<std::size_t>(j)], seed_idx_[static_cast<std::size_t>(j)]);
+        found = best_of(seed_score_.data(), seed_idx_.data(), ns_, best_v, best_i);
       }
       // Bounds for the superblocks whose heatmap maximum reaches the best so far (the rest cannot
       // win: a bound never exceeds the maximum), then those that may win in decreasing bound.
