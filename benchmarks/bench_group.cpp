@@ -19,6 +19,7 @@
 #include <cmath>
 #include <ctime>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <random>
 #include <string>
@@ -30,6 +31,7 @@
 #include <xmmintrin.h>
 #endif
 
+#include "hrnet/io/safetensors.hpp"
 #include "hrnet/pose/group.hpp"
 #include "hrnet/ops/resize.hpp"
 #include "hrnet/pose/inference.hpp"
@@ -164,7 +166,7 @@ Maps iid(std::int64_t size, int people, unsigned seed) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string json, only, dump, what_only;  // --what NAME: one measurement (profiling)  // --only NAME:SIZE runs one case (profiling); --dump FILE: raw results
+  std::string json, only, dump, what_only, save_maps;  // --what NAME: one measurement (profiling)  // --only NAME:SIZE runs one case (profiling); --dump FILE: raw results
 
   int reps = 50;
   for (int i = 1; i < argc; ++i) {
@@ -177,7 +179,10 @@ int main(int argc, char** argv) {
                 "parse_after_aggregate (as inference runs it), read_maps_once (one pass over the maps,\n"
                 "caches flushed); and decode:512 (everything after the network). Prints medians and, with\n"
                 "--json, writes the results. --only NAME:SIZE (e.g. realistic:512, decode:512) and --what ROW\n"
-                "select; --dump FILE appends the raw parse results (to compare two builds bit for bit).");
+                "select; --dump FILE appends the raw parse results (to compare two builds bit for bit).\n"
+                "--save-maps FILE: the first case's maps and parse results as safetensors (heatmaps\n"
+                "(J, H, W), tags (J, H, W, T), persons (P, J, 3 + T), scores (P)), for\n"
+                "bench_group_reference.py, which times the official algorithm on them.");
       return 0;
     }
     if (a == "--json" && i + 1 < argc) json = argv[++i];
@@ -185,6 +190,7 @@ int main(int argc, char** argv) {
     else if (a == "--only" && i + 1 < argc) only = argv[++i];
     else if (a == "--dump" && i + 1 < argc) dump = argv[++i];
     else if (a == "--what" && i + 1 < argc) what_only = argv[++i];
+    else if (a == "--save-maps" && i + 1 < argc) save_maps = argv[++i];
     else {
       std::fprintf(stderr, "bench_group: unknown argument '%s' (see --help)\n", a.c_str());
       return 2;
@@ -227,6 +233,25 @@ int main(int argc, char** argv) {
     const int n = c.make == iid ? std::max(1, reps / 10) : reps;
     hrnet::pose::HeatmapParser parser;
     const hrnet::pose::PoseMaps view{m.det, m.tag, m.J, m.H, m.W, m.T};
+    if (!save_maps.empty()) {
+      const auto g = parser.parse(view);
+      auto raw = [](const float* v, std::vector<std::int64_t> shape) {
+        hrnet::io::RawTensor t;
+        t.shape = std::move(shape);
+        t.data.resize(static_cast<std::size_t>(t.numel()) * sizeof(float));
+        if (!t.data.empty()) std::memcpy(t.data.data(), v, t.data.size());
+        return t;
+      };
+      hrnet::io::SafetensorsFile f;
+      f.tensors["heatmaps"] = raw(m.det.data(), {m.J, m.H, m.W});
+      f.tensors["tags"] = raw(m.tag.data(), {m.J, m.H, m.W, m.T});
+      f.tensors["persons"] = raw(g.persons.data(), {g.num_people(), m.J, 3 + m.T});
+      f.tensors["scores"] = raw(g.scores.data(), {g.num_people()});
+      f.metadata["case"] = std::string(c.name) + ":" + std::to_string(c.size);
+      hrnet::io::write_safetensors(save_maps, f);
+      std::printf("wrote %s (%s)\n", save_maps.c_str(), f.metadata["case"].c_str());
+      save_maps.clear();
+    }
     hrnet::pose::MapSummary summary;
     hrnet::pose::summarize(view, summary);
     hrnet::pose::PoseMaps summarized = view;
