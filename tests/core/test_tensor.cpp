@@ -1,5 +1,6 @@
 // Tensor, dtype, shape and RNG basics.
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <type_traits>
 #include <vector>
@@ -120,7 +121,7 @@ TEST_CASE("CUDA tensors without a usable GPU fail with a clear CudaError", "[cor
   CHECK_THROWS_AS((Tensor<float, CUDA>::zeros({2, 2})), CudaError);
 }
 
-TEST_CASE("host_allocate: aligned blocks of any size, huge-page aligned from 2 MiB", "[core][memory]") {
+TEST_CASE("host_allocate: aligned blocks of any size, huge-page aligned from 2 MiB, large ones reused", "[core][memory]") {
   for (const std::size_t bytes : {std::size_t{0}, std::size_t{1}, std::size_t{63}, std::size_t{4096},
                                   (std::size_t{2} << 20) - 1, std::size_t{2} << 20, (std::size_t{5} << 20) + 3}) {
     void* p = host_allocate(bytes);
@@ -129,9 +130,56 @@ TEST_CASE("host_allocate: aligned blocks of any size, huge-page aligned from 2 M
     CHECK(a % 64 == 0);
     if (bytes >= (std::size_t{2} << 20)) CHECK(a % (std::size_t{2} << 20) == 0);
     std::memset(p, 0x5a, bytes);  // every byte is ours (ASan checks the bounds)
-    host_free(p);
+    host_free(p, bytes);
   }
-  host_free(nullptr);
+  host_free(nullptr, 0);
+  // A freed large block comes back for the next request of the same rounded size (when this build
+  // caches: not under AddressSanitizer, nor with HRNET_HOST_CACHE_MB=0), and the release empties it.
+  const std::size_t big = (std::size_t{6} << 20) + 100;
+  void* a = host_allocate(big);
+  const std::size_t before = host_cache_bytes();
+  host_free(a, big);
+  if (host_cache_enabled()) {
+    CHECK(host_cache_bytes() == before + (std::size_t{8} << 20));
+    void* b = host_allocate(big - 50);  // same 2 MiB-rounded size
+    CHECK(b == a);
+    CHECK(host_cache_bytes() == before);
+    void* c = host_allocate(std::size_t{10} << 20);  // another size: a new block
+    CHECK(c != a);
+    host_free(b, big - 50);
+    host_free(c, std::size_t{10} << 20);
+    host_cache_release();
+    CHECK(host_cache_bytes() == 0);
+  } else {
+    CHECK(host_cache_bytes() == 0);
+    WARN("host memory cache disabled in this build or environment: reuse not checked");
+  }
+  // Past the limit (the default 1 GiB here) the block freed longest ago goes first. (Address space
+  // only: the blocks are never touched.)
+  if (host_cache_enabled() && std::getenv("HRNET_HOST_CACHE_MB") == nullptr) {
+    host_cache_release();
+    const std::size_t a_size = std::size_t{600} << 20, b_size = std::size_t{602} << 20;
+    void* pa = host_allocate(a_size);
+    void* pb = host_allocate(b_size);
+    host_free(pa, a_size);
+    CHECK(host_cache_bytes() == a_size);
+    host_free(pb, b_size);  // 1202 MiB > 1024: the older block is released
+    CHECK(host_cache_bytes() == b_size);
+    CHECK(host_allocate(b_size) == pb);
+    CHECK(host_cache_bytes() == 0);
+    host_free(pb, b_size);
+    host_cache_release();
+  }
+  // tensors go through it too: a large tensor's storage is reused after it dies
+  if (host_cache_enabled()) {
+    const float* first = nullptr;
+    {
+      auto t = Tensor<float, CPU>::empty({1, 17, 256, 256});
+      first = t.data();
+    }
+    auto u = Tensor<float, CPU>::empty({1, 17, 256, 256});
+    CHECK(u.data() == first);
+  }
   // as a container's allocator: growth keeps the values
   std::vector<float, HostAllocator<float>> v;
   for (int i = 0; i < 1 << 20; ++i) v.push_back(static_cast<float>(i));  // 4 MiB

@@ -11,6 +11,7 @@
 #include "hrnet/backend/cuda_runtime.hpp"
 #include "hrnet/core/device.hpp"
 #include "hrnet/core/error.hpp"
+#include "hrnet/core/host_memory.hpp"
 
 namespace hrnet {
 
@@ -21,10 +22,7 @@ class Buffer {
   explicit Buffer(std::size_t bytes) : bytes_(bytes) {
     if (bytes == 0) return;
     if constexpr (is_cpu<D>) {
-      // 64-byte alignment: cache lines and any SIMD width
-      const std::size_t rounded = (bytes + 63) / 64 * 64;
-      ptr_ = std::aligned_alloc(64, rounded);
-      if (!ptr_) throw std::bad_alloc();
+      ptr_ = host_allocate(bytes);  // aligned; large blocks cached and in huge pages (host_memory.hpp)
     } else {
       stream_ = cuda::current_stream();
       ptr_ = cuda::allocate(bytes, stream_);
@@ -51,7 +49,7 @@ class Buffer {
  private:
   void release() noexcept {
     if (!ptr_) return;
-    if constexpr (is_cpu<D>) std::free(ptr_);
+    if constexpr (is_cpu<D>) host_free(ptr_, bytes_);
     else cuda::deallocate(ptr_, stream_);
     ptr_ = nullptr;
   }
