@@ -1,14 +1,12 @@
 // Host memory for tensors and large buffers (see hrnet/core/host_memory.hpp).
 #include "hrnet/core/host_memory.hpp"
 
-#include <algorithm>
 #include <cstdlib>
+#include <cstring>
 #include <iterator>
 #include <list>
-#include <cstring>
 #include <map>
 #include <mutex>
-#include <string>
 
 #if defined(__linux__)
 #include <sys/mman.h>
@@ -118,6 +116,7 @@ Cache& cache() {
 }  // namespace
 
 void* host_allocate(std::size_t bytes) {
+  if (bytes > static_cast<std::size_t>(-1) - kLarge) throw std::bad_alloc();  // (rounding up would wrap)
   const std::size_t size = rounded(bytes);
   const bool large = size >= kLarge;
   if (large && cache_limit() > 0) {

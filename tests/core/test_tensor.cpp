@@ -188,4 +188,5 @@ TEST_CASE("host_allocate: aligned blocks of any size, huge-page aligned from 2 M
   for (int i = 0; i < 1 << 20; ++i) same = same && v[static_cast<std::size_t>(i)] == static_cast<float>(i);
   CHECK(same);
   CHECK_THROWS_AS(HostAllocator<double>().allocate(static_cast<std::size_t>(-1) / 4), std::bad_array_new_length);
+  CHECK_THROWS_AS(host_allocate(static_cast<std::size_t>(-1) - 100), std::bad_alloc);  // no wrap to a small block
 }
