@@ -21,7 +21,7 @@ import tempfile
 import time
 
 import numpy as np
-from safetensors.numpy import load_file
+from safetensors import safe_open
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "infer"))
@@ -52,10 +52,9 @@ def main():
     ap.add_argument("--json", help="write the results here")
     a = ap.parse_args()
 
-    f = load_file(a.maps)
-    with open(a.maps, "rb") as fh:  # the case name, from the header's __metadata__
-        n = int.from_bytes(fh.read(8), "little")
-        case = json.loads(fh.read(n)).get("__metadata__", {}).get("case", "")
+    with safe_open(a.maps, "np") as fh:
+        f = {k: fh.get_tensor(k) for k in fh.keys()}
+        case = (fh.metadata() or {}).get("case", "")
     det, tag = f["heatmaps"], f["tags"]
     J, H, W, T = tag.shape
     params = rg.Params(num_joints=J)
