@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Times the official grouping algorithm (tests/infer/reference_group.py: lib/core/group.py's
+"""Times the official grouping algorithm (tests/pose/reference_group.py: lib/core/group.py's
 HeatmapParser.parse, ported step by step to numpy + munkres 1.1.4, the port the grouping fixtures
 come from) on maps written by `bench_group --save-maps`, checks that hrnet's results on the same
 maps are bit-identical, and, with --bench, times hrnet's parser in the same run for the ratio.
@@ -80,7 +80,7 @@ def main():
         "case": case,
         "maps": {"joints": J, "height": H, "width": W, "tag_dim": T},
         "persons": int(persons.shape[0]),
-        "reference": "tests/infer/reference_group.py (official group.py in numpy + munkres 1.1.4)",
+        "reference": "tests/pose/reference_group.py (official group.py in numpy + munkres 1.1.4)",
         "reference_runs_ms": times,
         "reference_median_ms": ref_ms,
         "hrnet_results_identical": bool(identical),

@@ -43,7 +43,7 @@ TEST_CASE("grouping matches the python port of the official group.py", "[infer][
   const auto exp_path = infer_test::data_path("group_expected.safetensors");
   std::ifstream f(spec_path);
   if (!f || !std::ifstream(exp_path)) {
-    WARN("skipped: fixtures missing under " << infer_test::data_path("") << " (run tests/infer/make_group_fixtures.py)");
+    WARN("skipped: fixtures missing under " << infer_test::data_path("") << " (run tests/pose/make_group_fixtures.py)");
     return;
   }
   const auto cases = nlohmann::json::parse(f);

@@ -18,7 +18,7 @@ using namespace hrnet::test_image;
 namespace {
 
 fs::path coco_sample_dir() { return fs::path(HRNET_SHARED_DATA_DIR) / "coco-sample" / "val2017"; }
-fs::path fixture_dir() { return fs::path(HRNET_IMAGE_TEST_DIR) / "data"; }
+fs::path fixture_dir() { return fs::path(HRNET_IMAGE_TEST_DIR) / "images"; }
 
 std::vector<fs::path> coco_images() {
   std::vector<fs::path> out;

@@ -81,7 +81,7 @@ TEST_CASE("multi-scale sizes, affine matrices and warps match the official trans
   const auto path = infer_test::data_path("scale_cases.json");
   std::ifstream f(path);
   if (!f) {
-    WARN("skipped: fixture " << path << " missing (run tests/infer/make_scale_fixtures.py)");
+    WARN("skipped: fixture " << path << " missing (run tests/pose/make_scale_fixtures.py)");
     return;
   }
   const auto cases = nlohmann::json::parse(f);
@@ -139,7 +139,7 @@ TEST_CASE("multi-scale sizes, affine matrices and warps match the official trans
 TEST_CASE("flip and multi-scale aggregation match a torch port of the official code", "[infer][aggregate][fixture]") {
   const auto path = infer_test::data_path("aggregate_expected.safetensors");
   if (!std::ifstream(path)) {
-    WARN("skipped: fixture " << path << " missing (run tests/infer/make_aggregate_fixtures.py)");
+    WARN("skipped: fixture " << path << " missing (run tests/pose/make_aggregate_fixtures.py)");
     return;
   }
   const auto fx = io::read_safetensors(path);

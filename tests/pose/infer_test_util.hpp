@@ -33,7 +33,7 @@ struct Maps {
   std::vector<float> det, tag;  // (J, H, W), (J, H, W, T)
 };
 
-// make_maps of tests/infer/make_group_fixtures.py, float op for float op.
+// make_maps of tests/pose/make_group_fixtures.py, float op for float op.
 inline Maps make_maps(const nlohmann::json& s) {
   Maps m;
   m.J = s["J"].get<std::int64_t>();

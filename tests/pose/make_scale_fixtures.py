@@ -1,9 +1,9 @@
-"""Makes tests/infer/data/scale_cases.json: the official multi-scale sizes, affine matrices, 8-bit
+"""Makes tests/pose/data/scale_cases.json: the official multi-scale sizes, affine matrices, 8-bit
 warps and final-prediction transforms (a port of HigherHRNet's lib/utils/transforms.py) for
 several image sizes and scale lists.
 
     python3 -m pip install numpy opencv-python-headless
-    python3 tests/infer/make_scale_fixtures.py
+    python3 tests/pose/make_scale_fixtures.py
 
 Per case: for every scale (processed in descending order, like valid.py) the resized size,
 center and scale pair, the forward affine of resize_align_multi_scale (cv2.getAffineTransform,
@@ -85,7 +85,7 @@ def transform_preds(coords, center, scale, output_size):
     return target_coords, trans
 
 
-# ---- test image and hashing (twins in tests/infer/test_inference.cpp) -------------------------
+# ---- test image and hashing (twins in tests/pose/test_inference.cpp) -------------------------
 def test_image(h, w):
     """uint8 (h, w, 3): a smooth pattern plus splitmix64 noise, so bilinear weights matter."""
     i = np.arange(1, h * w * 3 + 1, dtype=np.uint64)

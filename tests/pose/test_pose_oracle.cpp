@@ -1,4 +1,4 @@
-// Oracle test of the whole bottom-up decoder and the COCO evaluator (issue requirement: "heatmaps and
+// Oracle test of the whole bottom-up decoder and the COCO evaluator (requirement: "heatmaps and
 // tags built from ground-truth keypoints of the synthetic dataset, fed through the whole decoder and
 // the evaluator, give AP of at least 0.95").
 //

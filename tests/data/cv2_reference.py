@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""OpenCV's decoding of images, as the official HigherHRNet loader does it, for tests/image/test_image_io.cpp.
+"""OpenCV's decoding of images, as the official HigherHRNet loader does it, for tests/data/test_image_io.cpp.
 
     cv2_reference.py OUT_DIR [IMAGE ...]
 

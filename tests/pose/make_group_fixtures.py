@@ -1,7 +1,7 @@
-"""Makes the Hungarian and grouping fixtures under tests/infer/data/.
+"""Makes the Hungarian and grouping fixtures under tests/pose/data/.
 
     python3 -m pip install numpy munkres==1.1.4
-    python3 tests/infer/make_group_fixtures.py
+    python3 tests/pose/make_group_fixtures.py
 
 munkres_cases.json    cost matrices (ties, rectangular, group-style padded) and Munkres().compute
 group_cases.json      grouping cases: map generator spec + parser parameters
@@ -11,7 +11,7 @@ group_expected.safetensors
                       spec and checks the checksums first, so a generator mismatch fails loudly)
 
 The maps come from a counter-based splitmix64 generator and float32 +,-,*,/ only, so the C++ test
-rebuilds them bit for bit instead of storing megabytes of floats (tests/infer/test_group.cpp holds
+rebuilds them bit for bit instead of storing megabytes of floats (tests/pose/test_group.cpp holds
 the C++ twin of make_maps).
 """
 import json
@@ -188,7 +188,7 @@ def main():
     with open(os.path.join(DATA, "group_cases.json"), "w") as f:
         json.dump(cases, f, separators=(",", ":"))
     write_safetensors(os.path.join(DATA, "group_expected.safetensors"), tensors,
-                      {"generator": "tests/infer/make_group_fixtures.py", "munkres": "1.1.4"})
+                      {"generator": "tests/pose/make_group_fixtures.py", "munkres": "1.1.4"})
 
 
 if __name__ == "__main__":

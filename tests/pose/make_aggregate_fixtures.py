@@ -1,10 +1,10 @@
-"""Makes tests/infer/data/aggregate_expected.safetensors: HigherHRNet's multi-stage/flip/multi-scale
+"""Makes tests/pose/data/aggregate_expected.safetensors: HigherHRNet's multi-stage/flip/multi-scale
 aggregation (lib/core/inference.py get_multi_stage_outputs + aggregate_results and the final steps
 of tools/valid.py, ported with the cfg fields as arguments) run on a fake model.
 
-    /usr/bin/python3 tests/infer/make_aggregate_fixtures.py     (needs torch and numpy)
+    /usr/bin/python3 tests/pose/make_aggregate_fixtures.py     (needs torch and numpy)
 
-The fake model and its inputs are defined by formulas that tests/infer/test_inference.cpp
+The fake model and its inputs are defined by formulas that tests/pose/test_inference.cpp
 reproduces: per scale s the input is x[c, y, x] = sin(0.3 y + 0.17 x (c + 1) + c) of size
 (H_s, W_s), and the model returns two outputs built from shifted, strided copies of the input
 (flip-asymmetric, so a wrong flip or channel permutation shows). Stored per case: the final
@@ -168,7 +168,7 @@ def main():
         tensors[name + ".flags"] = np.array([int(flip), int(project), base[0], base[1]], np.int64)
         print(name, heat.shape, tags.shape)
     write_safetensors(os.path.join(HERE, "data", "aggregate_expected.safetensors"), tensors,
-                      {"generator": "tests/infer/make_aggregate_fixtures.py", "torch": torch.__version__})
+                      {"generator": "tests/pose/make_aggregate_fixtures.py", "torch": torch.__version__})
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
 // Munkres assignment: optimality against brute force, and the exact assignment python munkres 1.1.4
-// picks among tied optima (fixtures from tests/infer/make_group_fixtures.py).
+// picks among tied optima (fixtures from tests/pose/make_group_fixtures.py).
 #include <algorithm>
 #include <cmath>
 #include <fstream>
@@ -79,7 +79,7 @@ TEST_CASE("munkres picks the same optimum as python munkres 1.1.4", "[infer][hun
   const auto path = hrnet::infer_test::data_path("munkres_cases.json");
   std::ifstream f(path);
   if (!f) {
-    WARN("skipped: fixture " << path << " missing (run tests/infer/make_group_fixtures.py)");
+    WARN("skipped: fixture " << path << " missing (run tests/pose/make_group_fixtures.py)");
     return;
   }
   const auto cases = nlohmann::json::parse(f);

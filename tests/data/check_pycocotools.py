@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Checks a synthetic COCO pose dataset with pycocotools (tests/image/test_synthetic.cpp).
+"""Checks a synthetic COCO pose dataset with pycocotools (tests/data/test_synthetic.cpp).
 
     check_pycocotools.py ROOT
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes the small JPEG fixtures of tests/image/data (committed; rerun only to recreate them):
+"""Writes the small JPEG fixtures of tests/data/images (committed; rerun only to recreate them):
 
   cmyk.jpg  16x8 CMYK JPEG (Adobe APP14, 4 components): decode_image must reject it clearly.
   gray.jpg  16x8 single-component JPEG: decodes to three equal channels.
