@@ -1,6 +1,6 @@
 // train_pose: HigherHRNet bottom-up pose training from an official experiment file.
 //   train_pose --cfg configs/coco/w32_512_adam_lr1e-3.yaml --datadir=$COCO --max_epochs=2
-// The recipe, checkpoints, resume and logs are described in hrnet/train/pose_trainer.hpp.
+// The recipe, checkpoints, resume and logs are described in hrnet/pose/train_pose.hpp.
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
@@ -8,7 +8,7 @@
 
 #include "cli.hpp"
 #include "hrnet/core/error.hpp"
-#include "hrnet/train/pose_trainer.hpp"
+#include "hrnet/pose/train_pose.hpp"
 
 using namespace hrnet;
 
@@ -43,7 +43,7 @@ int main(int argc, char** argv) try {
   // Loader threads share the cores with the OpenMP compute threads: OpenMP's default spin-waiting
   // would steal their time, so yield instead (unless the user chose otherwise).
   setenv("OMP_WAIT_POLICY", "PASSIVE", 0);
-  train::PoseTrainOptions o;
+  pose::PoseTrainOptions o;
   cli::Args args(argc, argv);
   while (args.next()) {
     const std::string& a = args.key();
@@ -65,7 +65,7 @@ int main(int argc, char** argv) try {
     else args.unknown();
   }
   if (o.cfg.empty()) throw ValueError("--cfg FILE is required (see --help)");
-  const train::PoseTrainResult r = train::train_pose(o);
+  const pose::PoseTrainResult r = pose::train_pose(o);
   if (r.best_ap >= 0) std::printf("best validation AP %.4f\n", r.best_ap);
   if (r.skipped_images) std::printf("%lld unreadable images were skipped\n", static_cast<long long>(r.skipped_images));
   return 0;

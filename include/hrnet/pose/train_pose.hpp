@@ -1,5 +1,5 @@
 // The HigherHRNet trainer behind build/bin/train_pose: the official recipe (lib/core/trainer.py,
-// tools/dist_train.py) on hrnet's CPU backend.
+// tools/dist_train.py) as a task of the training engine (hrnet/train/engine.hpp).
 //
 //   data   CocoKeypoints (official filter and loss masks) -> make_pose_sample (random affine, flip,
 //          targets) in `workers` threads with prefetch; a fresh shuffle every epoch
@@ -25,7 +25,7 @@
 #include <optional>
 #include <string>
 
-namespace hrnet::train {
+namespace hrnet::pose {
 
 struct PoseTrainOptions {
   std::filesystem::path cfg;                   // official experiment YAML
@@ -58,4 +58,4 @@ struct PoseTrainResult {
 // and the problem.
 PoseTrainResult train_pose(const PoseTrainOptions& options);
 
-}  // namespace hrnet::train
+}  // namespace hrnet::pose

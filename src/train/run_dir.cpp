@@ -1,0 +1,25 @@
+// The output folder and the resume decision (see hrnet/train/run_dir.hpp).
+#include "hrnet/train/run_dir.hpp"
+
+#include "hrnet/core/error.hpp"
+
+namespace hrnet::train {
+
+RunDir open_run_dir(const std::filesystem::path& dir, const ResumePolicy& policy) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  HRNET_CHECK(!ec && fs::is_directory(dir), IoError,
+              "output folder " << dir.string() << " cannot be created: " << (ec ? ec.message() : "not a directory"));
+  RunDir r;
+  r.dir = dir;
+  r.checkpoint = dir / "checkpoint.safetensors";
+  r.resume_from = r.checkpoint;
+  if (policy.requested && !policy.checkpoint.empty()) r.resume_from = policy.checkpoint;
+  if (policy.requested && !fs::exists(r.resume_from))
+    HRNET_THROW(IoError, "--resume: no checkpoint at " << r.resume_from.string());
+  r.resuming = fs::exists(r.resume_from) && (policy.requested || policy.automatic);
+  return r;
+}
+
+}  // namespace hrnet::train
