@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "cli.hpp"
 #include "hrnet/hrnet.hpp"
 
 using namespace hrnet;
@@ -38,21 +39,24 @@ V randn(const Shape& s, Rng& rng, bool grad = false) {
 int main(int argc, char** argv) {
   std::string json;
   int reps = 5;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    if (a == "--help" || a == "-h") {
+  try {
+    cli::Args args(argc, argv);
+    while (args.next()) {
+      const std::string& a = args.key();
+      if (a == "--help" || a == "-h") {
       std::puts("usage: bench_cpu_ops [--json FILE] [--reps N]\n"
                 "Times CPU conv2d forward/backward at HigherHRNet-W32 branch shapes (batch 2, 256x256 input)\n"
                 "and the fused fusion node against separate upsample+add+relu; prints a table and, with\n"
                 "--json, writes the results (seconds, GFLOP/s, ratios).");
-      return 0;
+        return 0;
+      }
+      if (a == "--json") json = args.value();
+      else if (a == "--reps") reps = static_cast<int>(args.integer(1));
+      else args.unknown();
     }
-    if (a == "--json" && i + 1 < argc) json = argv[++i];
-    else if (a == "--reps" && i + 1 < argc) reps = std::max(1, std::stoi(argv[++i]));
-    else {
-      std::fprintf(stderr, "bench_cpu_ops: unknown argument '%s' (see --help)\n", a.c_str());
-      return 2;
-    }
+  } catch (const ValueError& e) {
+    std::fprintf(stderr, "bench_cpu_ops: error: %s\n", e.what());
+    return 2;
   }
   Rng rng(0);
   struct Row { std::string name; double seconds; double gflops; };

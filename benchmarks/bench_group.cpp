@@ -31,6 +31,7 @@
 #include <xmmintrin.h>
 #endif
 
+#include "cli.hpp"
 #include "hrnet/io/safetensors.hpp"
 #include "hrnet/pose/group.hpp"
 #include "hrnet/ops/resize.hpp"
@@ -169,9 +170,11 @@ int main(int argc, char** argv) {
   std::string json, only, dump, what_only, save_maps;  // --what NAME: one measurement (profiling)  // --only NAME:SIZE runs one case (profiling); --dump FILE: raw results
 
   int reps = 50;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    if (a == "--help" || a == "-h") {
+  try {
+    hrnet::cli::Args args(argc, argv);
+    while (args.next()) {
+      const std::string& a = args.key();
+      if (a == "--help" || a == "-h") {
       std::puts("usage: bench_group [--json FILE] [--reps N] [--only NAME:SIZE] [--what ROW] [--dump FILE]\n"
                 "Times HeatmapParser::parse (NMS, top-k, match_by_tag, adjust, refine) for one image with\n"
                 "30 synthetic people at 256x256 and 512x512 on one thread, in rows: parse (bare maps),\n"
@@ -180,21 +183,23 @@ int main(int argc, char** argv) {
                 "caches flushed); and decode:512 (everything after the network). Prints medians and, with\n"
                 "--json, writes the results. --only NAME:SIZE (e.g. realistic:512, decode:512) and --what ROW\n"
                 "select; --dump FILE appends the raw parse results (to compare two builds bit for bit).\n"
-                "--save-maps FILE: the first case's maps and parse results as safetensors (heatmaps\n"
+                "--save_maps FILE: the first case's maps and parse results as safetensors (heatmaps\n"
                 "(J, H, W), tags (J, H, W, T), persons (P, J, 3 + T), scores (P)), for\n"
-                "bench_group_reference.py, which times the official algorithm on them.");
-      return 0;
+                "bench_group_reference.py, which times the official algorithm on them. Options may also be\n"
+                "spelt in kebab-case (--save-maps).");
+        return 0;
+      }
+      if (a == "--json") json = args.value();
+      else if (a == "--reps") reps = static_cast<int>(args.integer(1));
+      else if (a == "--only") only = args.value();
+      else if (a == "--dump") dump = args.value();
+      else if (a == "--what") what_only = args.value();
+      else if (a == "--save_maps") save_maps = args.value();
+      else args.unknown();
     }
-    if (a == "--json" && i + 1 < argc) json = argv[++i];
-    else if (a == "--reps" && i + 1 < argc) reps = std::max(1, std::stoi(argv[++i]));
-    else if (a == "--only" && i + 1 < argc) only = argv[++i];
-    else if (a == "--dump" && i + 1 < argc) dump = argv[++i];
-    else if (a == "--what" && i + 1 < argc) what_only = argv[++i];
-    else if (a == "--save-maps" && i + 1 < argc) save_maps = argv[++i];
-    else {
-      std::fprintf(stderr, "bench_group: unknown argument '%s' (see --help)\n", a.c_str());
-      return 2;
-    }
+  } catch (const hrnet::ValueError& e) {
+    std::fprintf(stderr, "bench_group: error: %s\n", e.what());
+    return 2;
   }
   struct Row {
     std::string maps, what;

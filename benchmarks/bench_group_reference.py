@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """Times the official grouping algorithm (tests/pose/reference_group.py: lib/core/group.py's
 HeatmapParser.parse, ported step by step to numpy + munkres 1.1.4, the port the grouping fixtures
-come from) on maps written by `bench_group --save-maps`, checks that hrnet's results on the same
+come from) on maps written by `bench_group --save_maps`, checks that hrnet's results on the same
 maps are bit-identical, and, with --bench, times hrnet's parser in the same run for the ratio.
 
-    build/bin/bench_group --only realistic:512 --what read_maps_once --reps 1 --save-maps /tmp/m.safetensors
+    build/bin/bench_group --only realistic:512 --what read_maps_once --reps 1 --save_maps /tmp/m.safetensors
     python3 benchmarks/bench_group_reference.py --maps /tmp/m.safetensors --bench build/bin/bench_group \
         --json benchmarks/results/group_reference_cpu_1thread_DATE.json
 
@@ -45,10 +45,11 @@ def hrnet_rows(bench, case, whats, reps):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--maps", required=True, help="safetensors file from bench_group --save-maps")
+    ap.add_argument("--maps", required=True, help="safetensors file from bench_group --save_maps")
     ap.add_argument("--reps", type=int, default=3, help="runs of the reference parser (median)")
     ap.add_argument("--bench", help="bench_group binary: time hrnet's parser before and after, in this run")
-    ap.add_argument("--bench-reps", type=int, default=50)
+    ap.add_argument("--bench_reps", "--bench-reps", type=int, default=50,
+                    help="--reps of each bench_group run (kebab-case --bench-reps also accepted)")
     ap.add_argument("--json", help="write the results here")
     a = ap.parse_args()
 

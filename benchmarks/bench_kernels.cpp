@@ -20,6 +20,7 @@
 #include <utility>
 #include <vector>
 
+#include "cli.hpp"
 #include "hrnet/backend/cuda.hpp"
 #include "hrnet/backend/cuda_runtime.hpp"
 
@@ -769,29 +770,25 @@ int run(const Options& o) {
 
 int main(int argc, char** argv) try {
   Options o;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= argc) {
-        std::fprintf(stderr, "bench_kernels: %s needs a value (see --help)\n", a.c_str());
-        std::exit(2);
+  try {
+    hrnet::cli::Args args(argc, argv);
+    while (args.next()) {
+      const std::string& a = args.key();
+      if (a == "--help" || a == "-h") {
+        std::puts(kUsage);
+        return 0;
       }
-      return argv[++i];
-    };
-    if (a == "--help" || a == "-h") {
-      std::puts(kUsage);
-      return 0;
+      if (a == "--json") o.json = args.value();
+      else if (a == "--dtype") o.dtype = args.value();
+      else if (a == "--iters") o.iters = static_cast<int>(args.integer(1));
+      else if (a == "--warmup") o.warmup = static_cast<int>(args.integer(0));
+      else if (a == "--only") o.only = args.value();
+      else if (a == "--tf32") o.tf32 = args.flag();
+      else args.unknown();
     }
-    if (a == "--json") o.json = value();
-    else if (a == "--dtype") o.dtype = value();
-    else if (a == "--iters") o.iters = std::max(1, std::stoi(value()));
-    else if (a == "--warmup") o.warmup = std::max(0, std::stoi(value()));
-    else if (a == "--only") o.only = value();
-    else if (a == "--tf32") o.tf32 = true;
-    else {
-      std::fprintf(stderr, "bench_kernels: unknown argument '%s' (see --help)\n", a.c_str());
-      return 2;
-    }
+  } catch (const hrnet::ValueError& e) {
+    std::fprintf(stderr, "bench_kernels: error: %s\n", e.what());
+    return 2;
   }
   if (o.dtype != "float" && o.dtype != "half" && o.dtype != "bfloat16" && o.dtype != "all") {
     std::fprintf(stderr, "bench_kernels: --dtype must be float, half, bfloat16 or all, got '%s'\n", o.dtype.c_str());

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <string>
 
+#include "cli.hpp"
 #include "hrnet/hrnet.hpp"
 #include "hrnet/models/cls_hrnet.hpp"
 #include "hrnet/models/config.hpp"
@@ -108,21 +109,18 @@ int main(int argc, char** argv) try {
   std::string cfg_path, json, device = "cpu";
   int batch = 2, steps = 5, warmup = -1;  // -1: the device's default (see --help)
   std::int64_t size = 0;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    auto next = [&]() -> std::string {
-      if (i + 1 >= argc) throw ValueError(a + " needs a value");
-      return argv[++i];
-    };
+  cli::Args args(argc, argv);
+  while (args.next()) {
+    const std::string& a = args.key();
     if (a == "--help" || a == "-h") return usage(), 0;
-    if (a == "--cfg") cfg_path = next();
-    else if (a == "--batch") batch = std::stoi(next());
-    else if (a == "--size") size = std::stoll(next());
-    else if (a == "--steps") steps = std::stoi(next());
-    else if (a == "--warmup") warmup = std::stoi(next());
-    else if (a == "--device") device = next();
-    else if (a == "--json") json = next();
-    else throw ValueError("unknown argument '" + a + "' (see --help)");
+    if (a == "--cfg") cfg_path = args.value();
+    else if (a == "--batch") batch = static_cast<int>(args.integer(1));
+    else if (a == "--size") size = args.integer(0);
+    else if (a == "--steps") steps = static_cast<int>(args.integer(1));
+    else if (a == "--warmup") warmup = static_cast<int>(args.integer(0));
+    else if (a == "--device") device = args.value();
+    else if (a == "--json") json = args.value();
+    else args.unknown();
   }
   if (cfg_path.empty()) throw ValueError("--cfg FILE is required (see --help)");
   if (device != "cpu" && device != "cuda") throw ValueError("--device must be cpu or cuda, got '" + device + "'");

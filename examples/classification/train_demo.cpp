@@ -1,7 +1,7 @@
 // train_demo: trains a small two-branch HRNet (stem, BasicBlocks, a multi-resolution fusion layer,
 // global average pool, linear classifier) on a synthetic 4-class texture dataset on the CPU, and
-// prints a falling loss with img/s and ETA. It is the README's "main job" until the pose trainer
-// lands, and a compact example of the library's training loop:
+// prints a falling loss with img/s and ETA: a seconds-long check that training works, and a compact
+// example of the library's training loop (the pose trainer, train_pose, is the real one):
 //   forward (each op records its backward on the tape) -> loss -> backward -> optimizer step.
 #include <chrono>
 #include <cmath>
@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <string>
 
+#include "cli.hpp"
 #include "hrnet/hrnet.hpp"
 
 using namespace hrnet;
@@ -98,14 +99,15 @@ double accuracy(TinyHRNet& net, Rng& rng, int batches, int batch, int size) {
 
 void usage() {
   std::puts(
-      "usage: train_demo [--steps N] [--batch B] [--size S] [--lr LR] [--seed S] [--out DIR]\n"
+      "usage: train_demo [--steps N] [--batch B] [--size S] [--lr LR] [--seed S] [--output DIR]\n"
       "Trains a small two-branch HRNet on synthetic textures (CPU) and prints the loss.\n"
-      "  --steps N   training iterations (default 150)\n"
-      "  --batch B   images per step (default 16)\n"
-      "  --size S    image side in pixels, a multiple of 8 (default 32)\n"
-      "  --lr LR     peak SGD learning rate (default 0.05; linear warmup then cosine decay)\n"
-      "  --seed S    seed of weights and data (default 0): runs are bit-for-bit repeatable\n"
-      "  --out DIR   where to write the final weights as safetensors (default: demo_output)");
+      "  --steps N     training iterations (default 150)\n"
+      "  --batch B     images per step (default 16, at least 2)\n"
+      "  --size S      image side in pixels, a multiple of 8, at least 16 (default 32)\n"
+      "  --lr LR       peak SGD learning rate (default 0.05; linear warmup then cosine decay)\n"
+      "  --seed S      seed of weights and data (default 0): runs are bit-for-bit repeatable\n"
+      "  --output DIR  where to write the final weights as safetensors (default: demo_output)\n"
+      "--out is accepted for --output.");
 }
 
 }  // namespace
@@ -115,33 +117,20 @@ int main(int argc, char** argv) try {
   double lr = 0.05;
   std::uint64_t seed = 0;
   std::string out = "demo_output";
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    auto next = [&]() -> std::string {
-      if (i + 1 >= argc) {
-        std::fprintf(stderr, "train_demo: %s needs a value\n", a.c_str());
-        std::exit(2);
-      }
-      return argv[++i];
-    };
-    if (a == "--help" || a == "-h") {
-      usage();
-      return 0;
-    } else if (a == "--steps") steps = std::stoi(next());
-    else if (a == "--batch") batch = std::stoi(next());
-    else if (a == "--size") size = std::stoi(next());
-    else if (a == "--lr") lr = std::stod(next());
-    else if (a == "--seed") seed = std::stoull(next());
-    else if (a == "--out") out = next();
-    else {
-      std::fprintf(stderr, "train_demo: unknown argument '%s' (see --help)\n", a.c_str());
-      return 2;
-    }
+  cli::Args args(argc, argv);
+  while (args.next()) {
+    const std::string& a = args.key();
+    if (a == "--help" || a == "-h") return usage(), 0;
+    if (a == "--steps") steps = static_cast<int>(args.integer(1));
+    else if (a == "--batch") batch = static_cast<int>(args.integer(2));
+    else if (a == "--size") size = static_cast<int>(args.integer(16));
+    else if (a == "--lr") lr = args.number();
+    else if (a == "--seed") seed = static_cast<std::uint64_t>(args.integer(0));
+    else if (a == "--output") out = args.value();
+    else args.unknown();
   }
-  if (steps < 1 || batch < 2 || size < 16 || size % 8) {
-    std::fprintf(stderr, "train_demo: need --steps >= 1, --batch >= 2, --size >= 16 and a multiple of 8\n");
-    return 2;
-  }
+  if (size % 8) throw ValueError("--size must be a multiple of 8, got " + std::to_string(size));
+  if (!(lr > 0)) throw ValueError("--lr must be positive");
 
   nn::manual_seed(seed);
   TinyHRNet net(4);

@@ -13,14 +13,15 @@ using namespace hrnet;
 namespace {
 void usage() {
   std::puts(
-      "usage: infer_pose --cfg FILE --weights W.safetensors --image IN.jpg [--out OUT.png] [--json OUT.json]\n"
-      "                  [--no-flip] [--min-score S] [--device cpu|cuda]\n"
+      "usage: infer_pose --cfg FILE --weights W.safetensors --image IN.jpg [--output OUT.png] [--json OUT.json]\n"
+      "                  [--no_flip] [--min_score S] [--device cpu|cuda]\n"
       "Detects people and their keypoints (bottom-up: heatmaps + associative-embedding grouping).\n"
-      "  --out        the image with each person's skeleton drawn in its own colour (PNG)\n"
+      "  --output     the image with each person's skeleton drawn in its own colour (PNG)\n"
       "  --json       [{\"score\": s, \"keypoints\": [[x, y, value], ...]}, ...] in image pixels\n"
-      "  --min-score  joints below this heatmap value are not drawn (default 0.1)\n"
-      "  --no-flip    no flip test (default: TEST.FLIP_TEST of the config)\n"
-      "  --device     where the network runs: cpu (default) or cuda (needs a CUDA build and a GPU)");
+      "  --min_score  joints below this heatmap value are not drawn (default 0.1)\n"
+      "  --no_flip    no flip test (default: TEST.FLIP_TEST of the config)\n"
+      "  --device     where the network runs: cpu (default) or cuda (needs a CUDA build and a GPU)\n"
+      "Options may also be spelt in kebab-case (--min-score); --out is accepted for --output.");
 }
 }  // namespace
 
@@ -35,11 +36,11 @@ int main(int argc, char** argv) try {
     if (a == "--cfg") cfg_path = args.value();
     else if (a == "--weights") weights = args.value();
     else if (a == "--image") image = args.value();
-    else if (a == "--out") out = args.value();
+    else if (a == "--output") out = args.value();
     else if (a == "--json") json = args.value();
-    else if (a == "--no-flip") no_flip = args.flag();
+    else if (a == "--no_flip") no_flip = args.flag();
     else if (a == "--device") device = args.value();
-    else if (a == "--min-score") min_score = static_cast<float>(args.number());
+    else if (a == "--min_score") min_score = static_cast<float>(args.number());
     else args.unknown();
   }
   if (cfg_path.empty() || weights.empty() || image.empty())

@@ -33,9 +33,11 @@ void usage() {
       "  --val_every   evaluate (COCO keypoint AP) on DATASET.TEST every N epochs and at the end, and\n"
       "                keep the best weights as model_best.safetensors (default 0: no validation, as the\n"
       "                official trainer); --val_images N limits it to the first N images\n"
-      "  --device      cpu (default); cuda, --amp and --dist need the CUDA backend, which has not landed\n"
-      "                yet, and fail with a message saying so\n"
-      "Make a small dataset to try it: make_synthetic pose --out DIR --images 64");
+      "  --device      cpu (default) or cuda (the first GPU; needs a CUDA build), both in fp32\n"
+      "  --amp, --dist mixed precision and multi-GPU data parallel training are not implemented yet: both\n"
+      "                fail with a message saying so\n"
+      "Options may also be spelt in kebab-case (--max-epochs).\n"
+      "Make a small dataset to try it: make_synthetic pose --output DIR --images 64");
 }
 }  // namespace
 

@@ -15,19 +15,20 @@ using namespace hrnet;
 namespace {
 void usage() {
   std::puts(
-      "usage: valid_pose --cfg FILE --datadir DIR --weights W.safetensors [--no-flip] [--scales 0.5,1,2]\n"
+      "usage: valid_pose --cfg FILE --datadir DIR --weights W.safetensors [--no_flip] [--scales 0.5,1,2]\n"
       "                  [--device cpu|cuda] [--split NAME] [--results FILE.json] [--json STATS.json]\n"
-      "                  [--max-images N]\n"
+      "                  [--max_images N]\n"
       "Runs HigherHRNet over DIR/annotations/person_keypoints_<split>.json (default split: DATASET.TEST)\n"
       "and evaluates with COCO keypoint semantics (OKS, maxDets 20).\n"
       "  --weights     weights with the official names, or a train_pose checkpoint\n"
-      "  --no-flip     no flip test (default: TEST.FLIP_TEST)\n"
+      "  --no_flip     no flip test (default: TEST.FLIP_TEST)\n"
       "  --scales      test scales (default: TEST.SCALE_FACTOR); scale 1 must be among several\n"
       "  --results     the COCO results JSON (default: keypoints_<split>_results.json next to the weights)\n"
       "  --json        also write the ten numbers as JSON\n"
-      "  --max-images  only the first N images (evaluated on those)\n"
+      "  --max_images  only the first N images (evaluated on those)\n"
       "  --device      where the network runs: cpu (default) or cuda (a CUDA build and a GPU);\n"
-      "                decoding and grouping run on the CPU either way");
+      "                decoding and grouping run on the CPU either way\n"
+      "Options may also be spelt in kebab-case (--max-images).");
 }
 
 std::vector<double> parse_scales(const std::string& s) {
@@ -66,8 +67,8 @@ int main(int argc, char** argv) try {
     else if (a == "--results") results = args.value();
     else if (a == "--json") stats_json = args.value();
     else if (a == "--scales") scales = args.value();
-    else if (a == "--no-flip") no_flip = args.flag();
-    else if (a == "--max-images") max_images = args.integer(1);
+    else if (a == "--no_flip") no_flip = args.flag();
+    else if (a == "--max_images") max_images = args.integer(1);
     else args.unknown();
   }
   if (cfg_path.empty() || datadir.empty() || weights.empty())

@@ -12,30 +12,32 @@
 #include <string_view>
 #include <type_traits>
 
+#include "cli.hpp"
 #include "hrnet/data/synthetic.hpp"
 
 namespace {
 
-constexpr const char* kUsage = R"(usage: make_synthetic pose --out DIR --images N [options]
+constexpr const char* kUsage = R"(usage: make_synthetic pose --output DIR --images N [options]
 
 Writes a synthetic COCO-format person keypoint dataset:
   DIR/train2017/000000000001.jpg ...       N training images (JPEG)
   DIR/val2017/...                          M validation images
   DIR/annotations/person_keypoints_train2017.json, person_keypoints_val2017.json
-Each image has a textured background and 1..max-people stick figures with the 17 COCO joints
+Each image has a textured background and 1..max_people stick figures with the 17 COCO joints
 (visible v=2, occluded v=1, outside the image v=0), plus crowd regions (iscrowd=1, RLE) and
 unlabelled people (num_keypoints=0). The same seed and options give byte-identical files.
 
 options:
-  --out DIR            output folder (created; files of the same names are replaced)
+  --output DIR         output folder (created; files of the same names are replaced)
   --images N           number of training images (0..1000000)
-  --val-images M       number of validation images (default: ceil(N / 4))
+  --val_images M       number of validation images (default: ceil(N / 4))
   --seed S             random seed, an unsigned 64-bit integer (default 0)
-  --min-size PX        smallest image side (default 256, at least 64)
-  --max-size PX        largest image side (default 384, at most 4096)
-  --max-people K       labelled people per image, 1..K (default 4, at most 12)
+  --min_size PX        smallest image side (default 256, at least 64)
+  --max_size PX        largest image side (default 384, at most 4096)
+  --max_people K       labelled people per image, 1..K (default 4, at most 12)
   --quality Q          JPEG quality 1..100 (default 95)
   -h, --help           show this help
+Options may also be spelt in kebab-case (--val-images); --out is accepted for --output.
 )";
 
 struct UsageError {
@@ -69,40 +71,40 @@ int main(int argc, char** argv) {
     data::SyntheticPoseOptions opt;
     std::optional<std::filesystem::path> out;
     std::optional<int> images, val_images;
-    for (int i = 2; i < argc; ++i) {
-      const std::string_view arg = argv[i];
-      if (arg == "-h" || arg == "--help") {
+    cli::Args args(argc - 1, argv + 1);  // after the dataset kind
+    while (args.next()) {
+      const std::string& a = args.key();
+      if (a == "-h" || a == "--help") {
         std::cout << kUsage;
         return 0;
       }
-      if (arg.substr(0, 2) != "--") throw UsageError{"unexpected argument '" + std::string(arg) + "'"};
-      if (i + 1 >= argc) throw UsageError{std::string(arg) + " needs a value"};
-      const std::string_view value = argv[++i];
-      if (arg == "--out") {
-        if (value.empty()) throw UsageError{"--out needs a non-empty folder"};
+      // the library's range checks name the option struct's fields; the parse errors name the flag
+      if (a == "--output") {
+        const std::string value = args.value();
+        if (value.empty()) throw UsageError{args.typed() + " needs a non-empty folder"};
         out = std::filesystem::path(value);
-      } else if (arg == "--images") {
-        images = parse_number<int>(arg, value);
-      } else if (arg == "--val-images") {
-        val_images = parse_number<int>(arg, value);
-      } else if (arg == "--seed") {
-        opt.seed = parse_number<std::uint64_t>(arg, value);
-      } else if (arg == "--min-size") {
-        opt.min_side = parse_number<int>(arg, value);
-      } else if (arg == "--max-size") {
-        opt.max_side = parse_number<int>(arg, value);
-      } else if (arg == "--max-people") {
-        opt.max_people = parse_number<int>(arg, value);
-      } else if (arg == "--quality") {
-        opt.jpeg_quality = parse_number<int>(arg, value);
+      } else if (a == "--images") {
+        images = parse_number<int>(args.typed(), args.value());
+      } else if (a == "--val_images") {
+        val_images = parse_number<int>(args.typed(), args.value());
+      } else if (a == "--seed") {
+        opt.seed = parse_number<std::uint64_t>(args.typed(), args.value());
+      } else if (a == "--min_size") {
+        opt.min_side = parse_number<int>(args.typed(), args.value());
+      } else if (a == "--max_size") {
+        opt.max_side = parse_number<int>(args.typed(), args.value());
+      } else if (a == "--max_people") {
+        opt.max_people = parse_number<int>(args.typed(), args.value());
+      } else if (a == "--quality") {
+        opt.jpeg_quality = parse_number<int>(args.typed(), args.value());
       } else {
-        throw UsageError{"unknown option '" + std::string(arg) + "'"};
+        args.unknown();
       }
     }
-    if (!out) throw UsageError{"--out DIR is required"};
+    if (!out) throw UsageError{"--output DIR is required"};
     if (!images) throw UsageError{"--images N is required"};
     if (*images < 0) throw UsageError{"--images must be >= 0"};
-    if (val_images && *val_images < 0) throw UsageError{"--val-images must be >= 0"};
+    if (val_images && *val_images < 0) throw UsageError{"--val_images must be >= 0"};
     opt.train_images = *images;
     opt.val_images = val_images ? *val_images : int((std::int64_t(*images) + 3) / 4);
 

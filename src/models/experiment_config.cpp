@@ -1,6 +1,5 @@
-// Schema-validated loading of the official experiment files (see models/config.hpp).
-// kernels/ holds every compiled translation unit of the library; host/ is the part that is not a
-// compute kernel but needs a third-party parser (yaml-cpp) kept out of the public headers.
+// Schema-validated loading of the official experiment files (see models/config.hpp). Compiled here so
+// that the YAML parser (yaml-cpp) stays out of the public headers.
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -388,6 +387,11 @@ ExperimentConfig load_experiment_config(const std::filesystem::path& path) {
       fail(path, "MODEL.EXTRA.STEM_INPLANES must be 64: the official stem is fixed at 64 channels and ignores it");
     if (cfg.get_int("MODEL.NUM_JOINTS") != cfg.get_int("DATASET.NUM_JOINTS"))
       fail(path, "MODEL.NUM_JOINTS and DATASET.NUM_JOINTS differ");
+    // Accepting the key and training with per-device BN would silently change the recipe.
+    if (cfg.get_bool("MODEL.SYNC_BN"))
+      fail(path,
+           "MODEL.SYNC_BN: true is not supported: synchronised batch norm comes with data-parallel training "
+           "(--dist), which is not implemented yet; set MODEL.SYNC_BN: false until then");
   } else {
     if (cfg.get_int("MODEL.NUM_CLASSES") != 1000)
       fail(path, "MODEL.NUM_CLASSES must be 1000: the official classifier is always Linear(2048, 1000)");

@@ -319,7 +319,7 @@ TEST_CASE("fused SGD on CUDA matches the CPU step by step", "[cuda][optim]") {
     test::require_close(to_cpu(pg[i].value()), pc[i].value(), 1e-6, 1e-7, "parameter " + std::to_string(i));
 }
 
-// Issue 4's parity criterion on CUDA: the eval-mode outputs of HigherHRNet-W32 and HRNet-W18-C
+// The parity criterion on CUDA: the eval-mode outputs of HigherHRNet-W32 and HRNet-W18-C
 // with the deterministic weights match the PyTorch fixtures to 1e-4 of the largest magnitude.
 namespace {
 void require_match(const Tensor<float, CPU>& got, const Tensor<float, CPU>& ref, const std::string& what) {

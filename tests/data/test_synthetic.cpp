@@ -357,8 +357,8 @@ TEST_CASE("make_synthetic: help and bad arguments and a run", "[synthetic][tool]
       const RunResult r = run(exe + h, dir);
       INFO(h << ": " << r.out << r.err);
       CHECK(r.status == 0);
-      CHECK_THAT(r.out, Catch::Matchers::Contains("usage: make_synthetic pose --out DIR --images N"));
-      CHECK_THAT(r.out, Catch::Matchers::Contains("--val-images M"));
+      CHECK_THAT(r.out, Catch::Matchers::Contains("usage: make_synthetic pose --output DIR --images N"));
+      CHECK_THAT(r.out, Catch::Matchers::Contains("--val_images M"));
       CHECK_THAT(r.out, Catch::Matchers::Contains("--seed S"));
     }
   }
@@ -367,7 +367,7 @@ TEST_CASE("make_synthetic: help and bad arguments and a run", "[synthetic][tool]
     const std::vector<std::pair<std::string, std::string>> cases{
         {"", "missing the dataset kind"},
         {" faces --out " + out + " --images 2", "unknown dataset kind 'faces'"},
-        {" pose --images 2", "--out DIR is required"},
+        {" pose --images 2", "--output DIR is required"},
         {" pose --out " + out, "--images N is required"},
         {" pose --out " + out + " --images two", "--images expects an integer, got 'two'"},
         {" pose --out " + out + " --images 3x", "got '3x'"},
@@ -409,6 +409,20 @@ TEST_CASE("make_synthetic: help and bad arguments and a run", "[synthetic][tool]
     CHECK(tree(dir / "cli") == tree(dir / "api"));
     CHECK(CocoKeypoints(dir / "cli", "train2017").size() == 5);
     CHECK(CocoKeypoints(dir / "cli", "val2017").size() == 2);
+  }
+  SECTION("the snake_case names and their kebab-case / --out aliases write the same files") {
+    const std::string common = " --images 3 --seed 5 --quality 80";
+    const RunResult primary = run(exe + " pose --output " + quote((dir / "snake").string()) + common +
+                                      " --val_images 1 --min_size 96 --max_size 160 --max_people 2",
+                                  dir);
+    const RunResult alias = run(exe + " pose --out=" + quote((dir / "kebab").string()) + common +
+                                    " --val-images 1 --min-size 96 --max-size=160 --max-people 2",
+                                dir);
+    INFO(primary.err << alias.err);
+    REQUIRE(primary.status == 0);
+    REQUIRE(alias.status == 0);
+    CHECK(tree(dir / "snake") == tree(dir / "kebab"));
+    CHECK(CocoKeypoints(dir / "snake", "val2017").size() == 1);
   }
 }
 #endif

@@ -22,7 +22,31 @@ namespace fs = std::filesystem;
 namespace {
 const fs::path kRoot = fs::path(HRNET_FIXTURE_DIR).parent_path().parent_path().parent_path();
 
-// The issue's criterion: largest absolute difference <= 1e-4 of the reference's largest magnitude.
+// The one shipped config that sets MODEL.SYNC_BN: true, which hrnet rejects until data-parallel
+// training exists; everything else in it is an ordinary HigherHRNet-W32 (CrowdPose) config.
+const std::string kSyncBnConfig = "configs/crowd_pose/w32_512_adam_lr1e-3_syncbn.yaml";
+
+std::string read_text(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  REQUIRE(in.good());
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+// The syncbn config with SYNC_BN set to false: the network it describes, for the parameter counts.
+models::ExperimentConfig load_sync_bn_config_as_false() {
+  std::string text = read_text(kRoot / kSyncBnConfig);
+  const std::string from = "SYNC_BN: True";
+  const auto p = text.find(from);
+  REQUIRE(p != std::string::npos);
+  text.replace(p, from.size(), "SYNC_BN: false");
+  const fs::path dir = fs::temp_directory_path() / "hrnet_syncbn_test";
+  fs::create_directories(dir);
+  const fs::path copy = dir / fs::path(kSyncBnConfig).filename();
+  std::ofstream(copy, std::ios::binary) << text;
+  return models::load_experiment_config(copy);
+}
+
+// Parity criterion: largest absolute difference <= 1e-4 of the reference's largest magnitude.
 void require_match(const Tensor<float, CPU>& got, const Tensor<float, CPU>& ref, const std::string& what,
                    double rel = 1e-4) {
   REQUIRE(got.shape() == ref.shape());
@@ -44,7 +68,7 @@ TEST_CASE("every shipped config builds with the official parameter count and MAC
   for (const auto& row : table) {
     const std::string file = row["file"];
     INFO(file);
-    auto cfg = models::load_experiment_config(kRoot / file);
+    auto cfg = file == kSyncBnConfig ? load_sync_bn_config_as_false() : models::load_experiment_config(kRoot / file);
     const std::int64_t h = row["input_size"][0], w = row["input_size"][1];
     if (cfg.family() == models::ConfigFamily::Pose) {
       models::PoseHigherResolutionNet<float, CPU> net(models::pose_net_config(cfg));
@@ -58,7 +82,7 @@ TEST_CASE("every shipped config builds with the official parameter count and MAC
   }
 }
 
-TEST_CASE("the reference numbers of the issue hold", "[models][params]") {
+TEST_CASE("the published parameter counts hold", "[models][params]") {
   auto pose = [](const char* f) {
     models::PoseHigherResolutionNet<float, CPU> n(models::pose_net_config(models::load_experiment_config(kRoot / f)));
     return n.num_parameters();
@@ -225,9 +249,50 @@ TEST_CASE("config files: unknown keys, bad values and broken files are rejected 
       "MODEL.EXTRA.STAGE2.NUM_CHANNELS has 1 entries for 2 branches");
   check_throws<ConfigError>([&] { models::load_experiment_config(write("g.yaml", replace(good, "STEM_INPLANES: 64", "STEM_INPLANES: 32"))); },
                             "STEM_INPLANES must be 64");
-  // every shipped config loads
-  for (const auto& e : fs::recursive_directory_iterator(kRoot / "configs"))
-    if (e.path().extension() == ".yaml") CHECK_NOTHROW(models::load_experiment_config(e.path()));
+  // every shipped config loads, except the one that asks for synchronised BN
+  int rejected = 0;
+  for (const auto& e : fs::recursive_directory_iterator(kRoot / "configs")) {
+    if (e.path().extension() != ".yaml") continue;
+    INFO(e.path());
+    if (e.path() == kRoot / kSyncBnConfig) {
+      check_throws<ConfigError>([&] { models::load_experiment_config(e.path()); }, "MODEL.SYNC_BN");
+      ++rejected;
+    } else {
+      CHECK_NOTHROW(models::load_experiment_config(e.path()));
+    }
+  }
+  CHECK(rejected == 1);
+  fs::remove_all(dir);
+}
+
+TEST_CASE("MODEL.SYNC_BN: true is rejected by name until data-parallel training exists", "[models][config][errors]") {
+  const fs::path dir = fs::temp_directory_path() / "hrnet_cfg_syncbn_test";
+  fs::create_directories(dir);
+  const std::string good = read_text(kRoot / "configs/coco/w32_512_adam_lr1e-3.yaml");
+  const std::string anchor = "  TAG_PER_JOINT: True\n";
+  const auto at = good.find(anchor);
+  REQUIRE(at != std::string::npos);
+  auto with_sync_bn = [&](const std::string& name, const std::string& value) {
+    std::string text = good;
+    text.insert(at + anchor.size(), "  SYNC_BN: " + value + "\n");
+    std::ofstream(dir / name) << text;
+    return dir / name;
+  };
+  using hrnet::test::check_throws;
+  for (const std::string value : {"true", "True"}) {
+    const fs::path file = with_sync_bn("sync_" + value + ".yaml", value);
+    check_throws<models::ConfigError>([&] { models::load_experiment_config(file); }, file.string() + ": MODEL.SYNC_BN");
+    check_throws<models::ConfigError>([&] { models::load_experiment_config(file); }, "--dist");
+    check_throws<models::ConfigError>([&] { models::load_experiment_config(file); }, "set MODEL.SYNC_BN: false");
+  }
+  // the shipped _syncbn config fails the same way, naming itself
+  check_throws<models::ConfigError>([&] { models::load_experiment_config(kRoot / kSyncBnConfig); },
+                                    "w32_512_adam_lr1e-3_syncbn.yaml: MODEL.SYNC_BN: true is not supported");
+  // false (and absent, the default) is fine
+  const auto off = models::load_experiment_config(with_sync_bn("sync_false.yaml", "false"));
+  CHECK_FALSE(off.get_bool("MODEL.SYNC_BN"));
+  CHECK(off.set_in_file("MODEL.SYNC_BN"));
+  CHECK_FALSE(models::load_experiment_config(kRoot / "configs/coco/w32_512_adam_lr1e-3.yaml").get_bool("MODEL.SYNC_BN"));
   fs::remove_all(dir);
 }
 
