@@ -145,9 +145,8 @@ void load_pretrained(const PretrainedSpec& spec, nn::Module<T, D>& model, std::o
 template <Device D>
 struct PoseTrainTask<D>::Impl {
   using V = Var<T, D>;
-  models::ExperimentConfig cfg;
   PoseTaskOptions options;
-  std::string root, train_split, test_split;
+  std::string root, test_split;
   std::shared_ptr<const data::CocoKeypoints> dataset;
   data::PoseAugmentation aug;
   LossTerms terms;
@@ -157,7 +156,7 @@ struct PoseTrainTask<D>::Impl {
   models::PoseHigherResolutionNet<T, D> model;
 
   Impl(const models::ExperimentConfig& c, PoseTaskOptions o)
-      : cfg(c), options(o), root(c.get_string("DATASET.ROOT")), train_split(c.get_string("DATASET.TRAIN")),
+      : options(o), root(c.get_string("DATASET.ROOT")),
         test_split(c.get_string("DATASET.TEST")), dataset(load_dataset(c)), aug(augmentation(c)),
         terms(loss_terms(c, aug.output_sizes)), ae_type(ae_loss_type(c)),
         pretrained{c.get_bool("MODEL.INIT_WEIGHTS"), c.get_string("MODEL.PRETRAINED"),
