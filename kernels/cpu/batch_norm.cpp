@@ -38,9 +38,10 @@ void normalize(const T* x, std::int64_t rows, std::int64_t C, const std::vector<
 }  // namespace
 
 template <ComputeType T>
-void batch_norm_forward_train(const T4<T>& x, const T4<T>& gamma, const T4<T>& beta, T4<T>& running_mean,
-                              T4<T>& running_var, T4<T>& y, T4<T>& save_mean, T4<T>& save_invstd,
+void batch_norm_forward_train(const T4<T>& x, const A4<T>& gamma, const A4<T>& beta, A4<T>& running_mean,
+                              A4<T>& running_var, T4<T>& y, A4<T>& save_mean, A4<T>& save_invstd,
                               double momentum, double eps) {
+  using P = acc_t<T>;  // the parameters' and statistics' type (T itself for float and double)
   const std::int64_t C = x.shape().c(), rows = x.numel() / C;
   const T* xp = x.data();
   const auto sum = channel_sums(rows, C, [&](std::int64_t r, std::int64_t c) { return double(xp[r * C + c]); });
@@ -55,20 +56,20 @@ void batch_norm_forward_train(const T4<T>& x, const T4<T>& gamma, const T4<T>& b
   for (std::int64_t c = 0; c < C; ++c) {
     const double var = sq[c] / double(rows);
     const double invstd = 1.0 / std::sqrt(var + eps);
-    save_mean.data()[c] = static_cast<T>(mean[c]);
-    save_invstd.data()[c] = static_cast<T>(invstd);
+    save_mean.data()[c] = static_cast<P>(mean[c]);
+    save_invstd.data()[c] = static_cast<P>(invstd);
     scale[c] = static_cast<T>(double(gamma.data()[c]) * invstd);
     shift[c] = static_cast<T>(double(beta.data()[c]) - mean[c] * double(gamma.data()[c]) * invstd);
     const double unbiased = rows > 1 ? sq[c] / double(rows - 1) : var;
-    running_mean.data()[c] = static_cast<T>((1.0 - momentum) * double(running_mean.data()[c]) + momentum * mean[c]);
-    running_var.data()[c] = static_cast<T>((1.0 - momentum) * double(running_var.data()[c]) + momentum * unbiased);
+    running_mean.data()[c] = static_cast<P>((1.0 - momentum) * double(running_mean.data()[c]) + momentum * mean[c]);
+    running_var.data()[c] = static_cast<P>((1.0 - momentum) * double(running_var.data()[c]) + momentum * unbiased);
   }
   normalize(xp, rows, C, scale, shift, y.data());
 }
 
 template <ComputeType T>
-void batch_norm_forward_eval(const T4<T>& x, const T4<T>& gamma, const T4<T>& beta, const T4<T>& running_mean,
-                             const T4<T>& running_var, T4<T>& y, double eps) {
+void batch_norm_forward_eval(const T4<T>& x, const A4<T>& gamma, const A4<T>& beta, const A4<T>& running_mean,
+                             const A4<T>& running_var, T4<T>& y, double eps) {
   const std::int64_t C = x.shape().c(), rows = x.numel() / C;
   std::vector<T> scale(static_cast<std::size_t>(C)), shift(static_cast<std::size_t>(C));
   for (std::int64_t c = 0; c < C; ++c) {
@@ -80,8 +81,9 @@ void batch_norm_forward_eval(const T4<T>& x, const T4<T>& gamma, const T4<T>& be
 }
 
 template <ComputeType T>
-void batch_norm_backward(const T4<T>& x, const T4<T>& dy, const T4<T>& gamma, const T4<T>& mean,
-                         const T4<T>& invstd, bool training, T4<T>* dx, T4<T>* dgamma, T4<T>* dbeta) {
+void batch_norm_backward(const T4<T>& x, const T4<T>& dy, const A4<T>& gamma, const A4<T>& mean,
+                         const A4<T>& invstd, bool training, T4<T>* dx, A4<T>* dgamma, A4<T>* dbeta) {
+  using P = acc_t<T>;
   const std::int64_t C = x.shape().c(), rows = x.numel() / C;
   const T *xp = x.data(), *gp = dy.data();
   const auto sum_dy = channel_sums(rows, C, [&](std::int64_t r, std::int64_t c) { return double(gp[r * C + c]); });
@@ -89,8 +91,8 @@ void batch_norm_backward(const T4<T>& x, const T4<T>& dy, const T4<T>& gamma, co
     return double(gp[r * C + c]) * (double(xp[r * C + c]) - double(mean.data()[c])) * double(invstd.data()[c]);
   });
   for (std::int64_t c = 0; c < C; ++c) {
-    if (dgamma) dgamma->data()[c] += static_cast<T>(sum_dy_xhat[c]);
-    if (dbeta) dbeta->data()[c] += static_cast<T>(sum_dy[c]);
+    if (dgamma) dgamma->data()[c] += static_cast<P>(sum_dy_xhat[c]);
+    if (dbeta) dbeta->data()[c] += static_cast<P>(sum_dy[c]);
   }
   if (!dx) return;
   // training: dx = g*invstd/M * (M*dy - sum(dy) - xhat*sum(dy*xhat)); eval: dx = g*invstd*dy
@@ -102,7 +104,7 @@ void batch_norm_backward(const T4<T>& x, const T4<T>& dy, const T4<T>& gamma, co
     b[c] = training ? sum_dy_xhat[c] / double(rows) * is : 0.0;  // multiplies (x - mean)
   }
   T* dxp = dx->data();
-  const T* mp = mean.data();
+  const P* mp = mean.data();
 #pragma omp parallel for schedule(static)
   for (std::int64_t r = 0; r < rows; ++r)
     for (std::int64_t c = 0; c < C; ++c) {
@@ -111,13 +113,53 @@ void batch_norm_backward(const T4<T>& x, const T4<T>& dy, const T4<T>& gamma, co
     }
 }
 
+template <ComputeType P>
+void batch_norm_eval_invstd(const T4<P>& running_var, double eps, T4<P>& invstd) {
+  for (std::int64_t c = 0; c < running_var.numel(); ++c)
+    invstd[c] = static_cast<P>(1.0 / std::sqrt(double(running_var[c]) + eps));
+}
+
+// The fused forms are compositions of the kernels above and those of elementwise.cpp, in the order
+// ops::batch_norm_add_relu's unfused form runs them, so CPU results do not depend on which is used.
+template <ComputeType T>
+void batch_norm_add_relu_forward_train(const T4<T>& x, const T4<T>* z, const A4<T>& gamma, const A4<T>& beta,
+                                       A4<T>& running_mean, A4<T>& running_var, T4<T>& y, A4<T>& save_mean,
+                                       A4<T>& save_invstd, double momentum, double eps) {
+  auto normalized = T4<T>::empty(x.shape());
+  batch_norm_forward_train(x, gamma, beta, running_mean, running_var, normalized, save_mean, save_invstd, momentum,
+                           eps);
+  if (!z) {
+    relu_forward(normalized, y);
+    return;
+  }
+  auto sum = T4<T>::empty(x.shape());
+  add_forward<T>({&normalized, z}, sum);
+  relu_forward(sum, y);
+}
+
+template <ComputeType T>
+void batch_norm_add_relu_backward(const T4<T>& x, const T4<T>& y, const T4<T>& dy, const A4<T>& gamma,
+                                  const A4<T>& /*beta*/, const A4<T>& mean, const A4<T>& invstd, T4<T>* dx, T4<T>* dz,
+                                  A4<T>* dgamma, A4<T>* dbeta) {
+  auto g = T4<T>::zeros(y.shape());  // accumulated into zeros, as the unfused ops' fresh gradient buffers
+  relu_backward(y, dy, g);
+  if (dz) accumulate(g, *dz);
+  if (dx || dgamma || dbeta) batch_norm_backward(x, g, gamma, mean, invstd, true, dx, dgamma, dbeta);
+}
+
 #define HRNET_INSTANTIATE(T)                                                                                    \
-  template void batch_norm_forward_train<T>(const T4<T>&, const T4<T>&, const T4<T>&, T4<T>&, T4<T>&, T4<T>&, \
-                                            T4<T>&, T4<T>&, double, double);                                  \
-  template void batch_norm_forward_eval<T>(const T4<T>&, const T4<T>&, const T4<T>&, const T4<T>&, const T4<T>&, \
+  template void batch_norm_forward_train<T>(const T4<T>&, const A4<T>&, const A4<T>&, A4<T>&, A4<T>&, T4<T>&, \
+                                            A4<T>&, A4<T>&, double, double);                                  \
+  template void batch_norm_forward_eval<T>(const T4<T>&, const A4<T>&, const A4<T>&, const A4<T>&, const A4<T>&, \
                                            T4<T>&, double);                                                   \
-  template void batch_norm_backward<T>(const T4<T>&, const T4<T>&, const T4<T>&, const T4<T>&, const T4<T>&,  \
-                                       bool, T4<T>*, T4<T>*, T4<T>*);
+  template void batch_norm_backward<T>(const T4<T>&, const T4<T>&, const A4<T>&, const A4<T>&, const A4<T>&,  \
+                                       bool, T4<T>*, A4<T>*, A4<T>*);                                         \
+  template void batch_norm_eval_invstd<T>(const T4<T>&, double, T4<T>&);                                      \
+  template void batch_norm_add_relu_forward_train<T>(const T4<T>&, const T4<T>*, const A4<T>&, const A4<T>&,  \
+                                                     A4<T>&, A4<T>&, T4<T>&, A4<T>&, A4<T>&, double, double); \
+  template void batch_norm_add_relu_backward<T>(const T4<T>&, const T4<T>&, const T4<T>&, const A4<T>&,       \
+                                                const A4<T>&, const A4<T>&, const A4<T>&, T4<T>*, T4<T>*,     \
+                                                A4<T>*, A4<T>*);
 HRNET_INSTANTIATE(float)
 HRNET_INSTANTIATE(double)
 #undef HRNET_INSTANTIATE

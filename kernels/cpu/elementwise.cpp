@@ -177,11 +177,33 @@ void slice_channels_backward(const T4<T>& dy, std::int64_t begin, T4<T>& dx) {
   }
 }
 
+template <ComputeType T>
+void add_relu_forward(const std::vector<const T4<T>*>& xs, T4<T>& y) {
+  add_forward(xs, y);
+  relu_forward(y, y);  // element by element: in place is safe
+}
+
+template <ComputeType T>
+void fill(T4<T>& x, float value) {
+  const T v = convert<T>(value);
+  std::fill(x.data(), x.data() + x.numel(), v);
+}
+
+template <StorageType To, StorageType From>
+void cast(const T4<From>& x, T4<To>& y) {
+  HRNET_CHECK(x.shape() == y.shape(), ShapeError, "cast: shapes " << x.shape() << " and " << y.shape() << " differ");
+  const From* src = x.data();
+  To* dst = y.data();
+  for (std::int64_t i = 0; i < x.numel(); ++i) dst[i] = convert<To>(src[i]);
+}
+
 #define HRNET_INSTANTIATE(T)                                                                                 \
   template void relu_forward<T>(const T4<T>&, T4<T>&);                                                     \
   template void relu_backward<T>(const T4<T>&, const T4<T>&, T4<T>&);                                      \
   template void add_forward<T>(const std::vector<const T4<T>*>&, T4<T>&);                                  \
   template void accumulate<T>(const T4<T>&, T4<T>&);                                                       \
+  template void add_relu_forward<T>(const std::vector<const T4<T>*>&, T4<T>&);                             \
+  template void fill<T>(T4<T>&, float);                                                                    \
   template void upsample_nearest_forward<T>(const T4<T>&, T4<T>&, int);                                    \
   template void upsample_nearest_backward<T>(const T4<T>&, T4<T>&, int);                                   \
   template void fusion_sum_relu_forward<T>(const std::vector<const T4<T>*>&, const std::vector<int>&, T4<T>&); \
@@ -194,5 +216,18 @@ void slice_channels_backward(const T4<T>& dy, std::int64_t begin, T4<T>& dx) {
 HRNET_INSTANTIATE(float)
 HRNET_INSTANTIATE(double)
 #undef HRNET_INSTANTIATE
+
+// Casts between every pair of storage types (the CPU ops compute in float or double; files and the
+// GPU also hold half and bfloat16).
+#define HRNET_INSTANTIATE_CAST(To)                                           \
+  template void cast<To, float>(const T4<float>&, T4<To>&);                 \
+  template void cast<To, double>(const T4<double>&, T4<To>&);               \
+  template void cast<To, half>(const T4<half>&, T4<To>&);                   \
+  template void cast<To, bfloat16>(const T4<bfloat16>&, T4<To>&);
+HRNET_INSTANTIATE_CAST(float)
+HRNET_INSTANTIATE_CAST(double)
+HRNET_INSTANTIATE_CAST(half)
+HRNET_INSTANTIATE_CAST(bfloat16)
+#undef HRNET_INSTANTIATE_CAST
 
 }  // namespace hrnet::cpu

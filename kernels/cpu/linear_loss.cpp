@@ -46,7 +46,7 @@ void check_label(std::int64_t label, std::int64_t K, std::int64_t n) {
 }  // namespace
 
 template <ComputeType T>
-void cross_entropy_forward(const T4<T>& logits, const Tensor<std::int64_t, CPU>& labels, double eps, T4<T>& loss) {
+void cross_entropy_forward(const T4<T>& logits, const Tensor<std::int64_t, CPU>& labels, double eps, A4<T>& loss) {
   const std::int64_t N = logits.shape()[0], K = logits.shape()[1];
   std::vector<double> lp;
   double total = 0;
@@ -58,12 +58,12 @@ void cross_entropy_forward(const T4<T>& logits, const Tensor<std::int64_t, CPU>&
     for (std::int64_t k = 0; k < K; ++k) mean_nll -= lp[k];
     total += (1.0 - eps) * -lp[y] + eps * mean_nll / double(K);
   }
-  loss.data()[0] = static_cast<T>(total / double(N));
+  loss.data()[0] = static_cast<acc_t<T>>(total / double(N));
 }
 
 template <ComputeType T>
 void cross_entropy_backward(const T4<T>& logits, const Tensor<std::int64_t, CPU>& labels, double eps,
-                            const T4<T>& dloss, T4<T>& dlogits) {
+                            const A4<T>& dloss, T4<T>& dlogits) {
   const std::int64_t N = logits.shape()[0], K = logits.shape()[1];
   const double scale = double(dloss.data()[0]) / double(N);
   std::vector<double> lp;
@@ -80,7 +80,7 @@ void cross_entropy_backward(const T4<T>& logits, const Tensor<std::int64_t, CPU>
 }
 
 template <ComputeType T>
-void masked_mse_forward(const T4<T>& pred, const T4<T>& gt, const T4<T>& mask, T4<T>& loss) {
+void masked_mse_forward(const T4<T>& pred, const T4<T>& gt, const T4<T>& mask, A4<T>& loss) {
   HRNET_CHECK(pred.numel() > 0, ShapeError, "masked_mse: the prediction " << pred.shape() << " is empty");
   const std::int64_t C = pred.shape().c(), pixels = pred.numel() / C;
   const std::int64_t nchunks = (pixels + detail::kReduceChunk - 1) / detail::kReduceChunk;
@@ -100,11 +100,11 @@ void masked_mse_forward(const T4<T>& pred, const T4<T>& gt, const T4<T>& mask, T
   }
   double total = 0;
   for (double v : part) total += v;
-  loss.data()[0] = static_cast<T>(total / double(pred.numel()));
+  loss.data()[0] = static_cast<acc_t<T>>(total / double(pred.numel()));
 }
 
 template <ComputeType T>
-void masked_mse_backward(const T4<T>& pred, const T4<T>& gt, const T4<T>& mask, const T4<T>& dloss, T4<T>& dpred) {
+void masked_mse_backward(const T4<T>& pred, const T4<T>& gt, const T4<T>& mask, const A4<T>& dloss, T4<T>& dpred) {
   if (pred.numel() == 0) return;
   const std::int64_t C = pred.shape().c(), pixels = pred.numel() / C;
   const T scale = static_cast<T>(2.0 * double(dloss.data()[0]) / double(pred.numel()));
@@ -136,18 +136,26 @@ void weighted_mean_sum_backward(const T4<T>& dy, const std::vector<double>& weig
   }
 }
 
+template <ComputeType T>
+void sum(const T4<T>& x, A4<T>& out) {
+  double total = 0;
+  for (std::int64_t k = 0; k < x.numel(); ++k) total += double(x.data()[k]);
+  out.data()[0] = static_cast<acc_t<T>>(total);
+}
+
 #define HRNET_INSTANTIATE(T)                                                                                   \
   template void linear_forward<T>(const T4<T>&, const T4<T>&, const T4<T>*, T4<T>&);                         \
   template void linear_backward<T>(const T4<T>&, const T4<T>&, const T4<T>&, T4<T>*, T4<T>*, T4<T>*);        \
-  template void cross_entropy_forward<T>(const T4<T>&, const Tensor<std::int64_t, CPU>&, double, T4<T>&);   \
-  template void cross_entropy_backward<T>(const T4<T>&, const Tensor<std::int64_t, CPU>&, double, const T4<T>&, \
+  template void cross_entropy_forward<T>(const T4<T>&, const Tensor<std::int64_t, CPU>&, double, A4<T>&);   \
+  template void cross_entropy_backward<T>(const T4<T>&, const Tensor<std::int64_t, CPU>&, double, const A4<T>&, \
                                           T4<T>&);                                                           \
-  template void masked_mse_forward<T>(const T4<T>&, const T4<T>&, const T4<T>&, T4<T>&);                    \
-  template void masked_mse_backward<T>(const T4<T>&, const T4<T>&, const T4<T>&, const T4<T>&, T4<T>&);     \
+  template void masked_mse_forward<T>(const T4<T>&, const T4<T>&, const T4<T>&, A4<T>&);                    \
+  template void masked_mse_backward<T>(const T4<T>&, const T4<T>&, const T4<T>&, const A4<T>&, T4<T>&);     \
   template void weighted_mean_sum_forward<T>(const std::vector<const T4<T>*>&, const std::vector<double>&,   \
                                              T4<T>&);                                                        \
   template void weighted_mean_sum_backward<T>(const T4<T>&, const std::vector<double>&,                      \
-                                              const std::vector<T4<T>*>&);
+                                              const std::vector<T4<T>*>&);                                   \
+  template void sum<T>(const T4<T>&, A4<T>&);
 HRNET_INSTANTIATE(float)
 HRNET_INSTANTIATE(double)
 #undef HRNET_INSTANTIATE

@@ -5,8 +5,9 @@
 #include "common.hpp"
 
 namespace hrnet::cpu {
+namespace {
 
-template <ComputeType T>
+template <class T>
 void sgd_step(T* p, const T* g, T* buf, std::int64_t n, double lr, double momentum, double dampening,
               double weight_decay, bool nesterov, bool first_step) {
   const T wd = static_cast<T>(weight_decay), mom = static_cast<T>(momentum), damp = static_cast<T>(1.0 - dampening),
@@ -23,7 +24,7 @@ void sgd_step(T* p, const T* g, T* buf, std::int64_t n, double lr, double moment
   }
 }
 
-template <ComputeType T>
+template <class T>
 void adam_step(T* p, const T* g, T* m, T* v, std::int64_t n, double lr, double beta1, double beta2, double eps,
                double weight_decay, bool decoupled, std::int64_t step) {
   const double bc1 = 1.0 - std::pow(beta1, double(step)), bc2 = 1.0 - std::pow(beta2, double(step));
@@ -45,10 +46,28 @@ void adam_step(T* p, const T* g, T* m, T* v, std::int64_t n, double lr, double b
   }
 }
 
-#define HRNET_INSTANTIATE(T)                                                                            \
-  template void sgd_step<T>(T*, const T*, T*, std::int64_t, double, double, double, double, bool, bool); \
-  template void adam_step<T>(T*, const T*, T*, T*, std::int64_t, double, double, double, double, double, bool, \
-                             std::int64_t);
+}  // namespace
+
+// One parameter after another, in list order (each update touches only its own parameter).
+template <ComputeType T>
+void sgd_step_multi(const std::vector<ParamSlot<T, CPU>>& params, double lr, double momentum, double dampening,
+                    double weight_decay, bool nesterov, bool first_step) {
+  for (const auto& ps : params)
+    sgd_step(ps.param, ps.grad, ps.state1, ps.numel, lr, momentum, dampening, weight_decay, nesterov, first_step);
+}
+
+template <ComputeType T>
+void adam_step_multi(const std::vector<ParamSlot<T, CPU>>& params, double lr, double beta1, double beta2, double eps,
+                     double weight_decay, bool decoupled, std::int64_t step) {
+  for (const auto& ps : params)
+    adam_step(ps.param, ps.grad, ps.state1, ps.state2, ps.numel, lr, beta1, beta2, eps, weight_decay, decoupled, step);
+}
+
+#define HRNET_INSTANTIATE(T)                                                                                      \
+  template void sgd_step_multi<T>(const std::vector<ParamSlot<T, CPU>>&, double, double, double, double, bool,    \
+                                  bool);                                                                          \
+  template void adam_step_multi<T>(const std::vector<ParamSlot<T, CPU>>&, double, double, double, double, double, \
+                                   bool, std::int64_t);
 HRNET_INSTANTIATE(float)
 HRNET_INSTANTIATE(double)
 #undef HRNET_INSTANTIATE

@@ -15,7 +15,7 @@
 #include <cmath>
 
 #include "common.cuh"
-#include "hrnet/backend/loss_math.hpp"
+#include "loss_math.hpp"
 
 namespace hrnet::gpu {
 namespace {

@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "common.cuh"
-#include "hrnet/backend/elementwise_math.hpp"
+#include "elementwise_math.hpp"
 
 namespace hrnet::gpu::detail {
 

@@ -6,7 +6,7 @@
 #include <utility>
 
 #include "common.cuh"
-#include "hrnet/backend/bn_math.hpp"
+#include "bn_math.hpp"
 
 namespace hrnet::gpu::detail {
 

@@ -5,7 +5,7 @@
 // bit-identical to the same functions run on the host). Elements are independent, so the result
 // does not depend on the partition.
 #include "common.cuh"
-#include "hrnet/backend/optim_math.hpp"
+#include "optim_math.hpp"
 
 namespace hrnet::gpu {
 namespace {

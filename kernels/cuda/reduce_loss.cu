@@ -11,7 +11,7 @@
 #include <limits>
 
 #include "common.cuh"
-#include "hrnet/backend/loss_math.hpp"
+#include "loss_math.hpp"
 
 namespace hrnet::gpu {
 namespace {

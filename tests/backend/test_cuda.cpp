@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <vector>
 
+#include "hrnet/backend/cuda_runtime.hpp"
 #include "hrnet/core/tensor.hpp"
 
 int main() {

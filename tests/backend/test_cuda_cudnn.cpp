@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "cuda_test_util.hpp"
-#include "hrnet/backend/bn_math.hpp"
+#include "bn_math.hpp"
 #include "hrnet/backend/cpu.hpp"
 
 namespace hrnet::gpu::detail {

@@ -18,7 +18,7 @@
 
 #include "cuda_test_util.hpp"
 #include "hrnet/backend/cpu.hpp"
-#include "hrnet/backend/elementwise_math.hpp"
+#include "elementwise_math.hpp"
 
 namespace {
 

@@ -11,8 +11,8 @@
 
 #include "cuda_test_util.hpp"
 #include "hrnet/backend/cpu_pose.hpp"
-#include "hrnet/backend/loss_math.hpp"
-#include "hrnet/backend/optim_math.hpp"
+#include "loss_math.hpp"
+#include "optim_math.hpp"
 
 using namespace hrnet;
 using hrnet::test::require_close;
@@ -84,7 +84,7 @@ I64 make_joints(Rng& rng, std::int64_t K, std::int64_t H, std::int64_t W, std::i
 // CPU-only: the shared per-element math on the host against the CPU backend.
 // =====================================================================================================
 
-TEST_CASE("optim_math sgd_update matches cpu sgd_step", "[optim_math][cpu]") {
+TEST_CASE("optim_math sgd_update matches cpu sgd_step_multi", "[optim_math][cpu]") {
   for (const SgdCfg& cfg : kSgd) {
     INFO(cfg.name);
     Rng rng(11);
@@ -101,22 +101,22 @@ TEST_CASE("optim_math sgd_update matches cpu sgd_step", "[optim_math][cpu]") {
         optim_math::sgd_update(c, p[i], g[i], buf[i]);
         optim_math::sgd_update(cd, p_d[i], double(g[i]), buf_d[i]);
       }
-      cpu::sgd_step<float>(p_ref.data(), g.data(), cfg.momentum != 0 ? buf_ref.data() : nullptr,
-                           static_cast<std::int64_t>(n), cfg.lr, cfg.momentum, cfg.dampening, cfg.wd, cfg.nesterov,
+      cpu::sgd_step_multi<float>({{p_ref.data(), g.data(), cfg.momentum != 0 ? buf_ref.data() : nullptr, nullptr,
+                                  static_cast<std::int64_t>(n)}}, cfg.lr, cfg.momentum, cfg.dampening, cfg.wd, cfg.nesterov,
                            first);
     }
-    // Against cpu::sgd_step: the same operations; bit-identical where its compiler contracts the
+    // Against cpu::sgd_step_multi: the same operations; bit-identical where its compiler contracts the
     // multiply-adds into FMAs (x86-64-v3), else up to 3 roundings per step differ, carried by p and
     // buf over 30 steps as a random walk (measured: <= 9u of 1 + |p| without FMA): 64u.
-    require_close(vec_tensor(p), vec_tensor(p_ref), 64 * kU, 64 * kU, "p vs cpu::sgd_step");
-    require_close(vec_tensor(buf), vec_tensor(buf_ref), 64 * kU, 64 * kU, "momentum vs cpu::sgd_step");
+    require_close(vec_tensor(p), vec_tensor(p_ref), 64 * kU, 64 * kU, "p vs cpu::sgd_step_multi");
+    require_close(vec_tensor(buf), vec_tensor(buf_ref), 64 * kU, 64 * kU, "momentum vs cpu::sgd_step_multi");
     // Against the same rules in double: the fp32 roundings only (measured <= 6u of 1 + |p|).
     std::vector<float> pd(p_d.begin(), p_d.end());
     require_close(vec_tensor(p), vec_tensor(pd), 64 * kU, 64 * kU, "p vs the double-precision update");
   }
 }
 
-TEST_CASE("optim_math adam_update matches cpu adam_step", "[optim_math][cpu]") {
+TEST_CASE("optim_math adam_update matches cpu adam_step_multi", "[optim_math][cpu]") {
   for (const AdamCfg& cfg : kAdam) {
     INFO(cfg.name);
     Rng rng(12);
@@ -128,16 +128,16 @@ TEST_CASE("optim_math adam_update matches cpu adam_step", "[optim_math][cpu]") {
       g[0] = 0.f;  // a parameter with zero gradients: the denominator is eps
       const auto c = optim_math::adam_params<float>(cfg.lr, cfg.b1, cfg.b2, cfg.eps, cfg.wd, cfg.decoupled, step);
       for (std::size_t i = 0; i < n; ++i) optim_math::adam_update(c, p[i], g[i], m[i], v[i]);
-      cpu::adam_step<float>(p_ref.data(), g.data(), m_ref.data(), v_ref.data(), static_cast<std::int64_t>(n), cfg.lr,
-                            cfg.b1, cfg.b2, cfg.eps, cfg.wd, cfg.decoupled, step);
+      cpu::adam_step_multi<float>({{p_ref.data(), g.data(), m_ref.data(), v_ref.data(), static_cast<std::int64_t>(n)}},
+                                  cfg.lr, cfg.b1, cfg.b2, cfg.eps, cfg.wd, cfg.decoupled, step);
     }
     // Same operations; bit-identical where the CPU's compiler contracts into FMAs, else a few
     // roundings per step of terms <= 1 (|g| <= 1): m and v are averages, so their absolute
     // difference stays ~ 8u; the update m / denom then differs by ~ 32u absolute, moving p by lr
     // times that per step, beyond one rounding of p.
-    require_close(vec_tensor(m), vec_tensor(m_ref), 8 * kU, 8 * kU, "exp_avg vs cpu::adam_step");
-    require_close(vec_tensor(v), vec_tensor(v_ref), 8 * kU, 8 * kU, "exp_avg_sq vs cpu::adam_step");
-    require_close(vec_tensor(p), vec_tensor(p_ref), 4 * kU, 50 * cfg.lr * 32 * kU, "p vs cpu::adam_step");
+    require_close(vec_tensor(m), vec_tensor(m_ref), 8 * kU, 8 * kU, "exp_avg vs cpu::adam_step_multi");
+    require_close(vec_tensor(v), vec_tensor(v_ref), 8 * kU, 8 * kU, "exp_avg_sq vs cpu::adam_step_multi");
+    require_close(vec_tensor(p), vec_tensor(p_ref), 4 * kU, 50 * cfg.lr * 32 * kU, "p vs cpu::adam_step_multi");
   }
 }
 
@@ -690,7 +690,7 @@ void run_multi(int states, int steps, GpuStep gpu_step, HostStep host_math, CpuS
 }  // namespace
 #endif
 
-TEST_CASE("cuda sgd_step_multi matches cpu sgd_step tensor by tensor", "[cuda][optim]") {
+TEST_CASE("cuda sgd_step_multi matches cpu sgd_step_multi tensor by tensor", "[cuda][optim]") {
   HRNET_REQUIRE_GPU();
 #if defined(HRNET_WITH_CUDA)
   for (const SgdCfg& cfg : kSgd) {
@@ -708,8 +708,8 @@ TEST_CASE("cuda sgd_step_multi matches cpu sgd_step tensor by tensor", "[cuda][o
           for (std::size_t i = 0; i < p.size(); ++i) optim_math::sgd_update(c, p[i], g[i], states ? b[i] : dummy);
         },
         [&](std::vector<float>& p, const std::vector<float>& g, std::vector<float>& b, std::vector<float>&, int step) {
-          cpu::sgd_step<float>(p.data(), g.data(), states ? b.data() : nullptr, static_cast<std::int64_t>(p.size()),
-                               cfg.lr, cfg.momentum, cfg.dampening, cfg.wd, cfg.nesterov, step == 1);
+          cpu::sgd_step_multi<float>(
+              {{p.data(), g.data(), states ? b.data() : nullptr, nullptr, static_cast<std::int64_t>(p.size())}}, cfg.lr, cfg.momentum, cfg.dampening, cfg.wd, cfg.nesterov, step == 1);
         },
         // bit-identical where the CPU's compiler contracts into FMAs, else a few roundings per
         // step (see the optim_math test's 64u over 30 steps)
@@ -718,7 +718,7 @@ TEST_CASE("cuda sgd_step_multi matches cpu sgd_step tensor by tensor", "[cuda][o
 #endif
 }
 
-TEST_CASE("cuda adam_step_multi matches cpu adam_step tensor by tensor", "[cuda][optim]") {
+TEST_CASE("cuda adam_step_multi matches cpu adam_step_multi tensor by tensor", "[cuda][optim]") {
   HRNET_REQUIRE_GPU();
 #if defined(HRNET_WITH_CUDA)
   for (const AdamCfg& cfg : kAdam) {
@@ -735,8 +735,8 @@ TEST_CASE("cuda adam_step_multi matches cpu adam_step tensor by tensor", "[cuda]
         },
         [&](std::vector<float>& p, const std::vector<float>& g, std::vector<float>& m, std::vector<float>& v,
             int step) {
-          cpu::adam_step<float>(p.data(), g.data(), m.data(), v.data(), static_cast<std::int64_t>(p.size()), cfg.lr,
-                                cfg.b1, cfg.b2, cfg.eps, cfg.wd, cfg.decoupled, step);
+          cpu::adam_step_multi<float>({{p.data(), g.data(), m.data(), v.data(), static_cast<std::int64_t>(p.size())}},
+                                      cfg.lr, cfg.b1, cfg.b2, cfg.eps, cfg.wd, cfg.decoupled, step);
         },
         // as in the optim_math test: one rounding of p plus lr * 32u per step
         4 * kU, 4 * cfg.lr * 32 * kU);

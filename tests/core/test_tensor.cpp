@@ -7,6 +7,7 @@
 
 #include "hrnet/core/host_memory.hpp"
 #include "hrnet/core/rng.hpp"
+#include "hrnet/backend/cuda_runtime.hpp"
 #include "hrnet/core/tensor.hpp"
 #include "test_util.hpp"
 

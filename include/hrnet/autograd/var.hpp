@@ -5,8 +5,7 @@
 #include <memory>
 
 #include "hrnet/autograd/tape.hpp"
-#include "hrnet/backend/cpu.hpp"
-#include "hrnet/backend/cuda.hpp"
+#include "hrnet/backend/dispatch.hpp"
 #include "hrnet/core/tensor.hpp"
 
 namespace hrnet {
@@ -73,13 +72,10 @@ void backward(Var<T, D>& loss) {
   HRNET_CHECK(loss.value().numel() == 1, ShapeError,
               "backward: the loss must have one element, got shape " << loss.shape()
                                                                      << "; use backward(out, seed) instead");
-  if constexpr (is_cpu<D>) {
-    loss.grad_buffer().data()[0] += T(1);
-  } else {
-    auto one = Tensor<T, D>::empty(loss.shape());
-    gpu::fill(one, 1.0f);
-    gpu::accumulate(one, loss.grad_buffer());
-  }
+  backend::check_backend<T, D>();
+  auto one = Tensor<T, D>::empty(loss.shape());
+  backend::fill(one, 1.0f);
+  backend::accumulate(one, loss.grad_buffer());
   autograd::tape().run_backward();
 }
 
@@ -87,8 +83,8 @@ template <FloatType T, Device D>
 void backward(Var<T, D>& out, const Tensor<T, D>& seed) {
   HRNET_CHECK(seed.shape() == out.shape(), ShapeError,
               "backward: seed shape " << seed.shape() << " differs from output shape " << out.shape());
-  if constexpr (is_cpu<D>) cpu::accumulate<T>(seed, out.grad_buffer());
-  else gpu::accumulate(seed, out.grad_buffer());
+  backend::check_backend<T, D>();
+  backend::accumulate(seed, out.grad_buffer());
   autograd::tape().run_backward();
 }
 
@@ -96,13 +92,13 @@ void backward(Var<T, D>& out, const Tensor<T, D>& seed) {
 // sum_i <outs[i], seeds[i]>.
 template <FloatType T, Device D>
 void backward(std::vector<Var<T, D>>& outs, const std::vector<Tensor<T, D>>& seeds) {
+  backend::check_backend<T, D>();
   HRNET_CHECK(outs.size() == seeds.size(), ValueError,
               "backward: " << outs.size() << " outputs but " << seeds.size() << " seeds");
   for (std::size_t i = 0; i < outs.size(); ++i) {
     HRNET_CHECK(seeds[i].shape() == outs[i].shape(), ShapeError,
                 "backward: seed " << i << " shape " << seeds[i].shape() << " differs from output " << outs[i].shape());
-    if constexpr (is_cpu<D>) cpu::accumulate<T>(seeds[i], outs[i].grad_buffer());
-    else gpu::accumulate(seeds[i], outs[i].grad_buffer());
+    backend::accumulate(seeds[i], outs[i].grad_buffer());
   }
   autograd::tape().run_backward();
 }

@@ -5,13 +5,7 @@
 #include <cstdint>
 
 #include "hrnet/backend/cpu.hpp"
-
-namespace hrnet {
-// The push term of HigherHRNet's associative-embedding loss (cfg LOSS.AE_LOSS_TYPE):
-//   Exp: exp(-(a - b)^2)       (the 'exp' type every official experiment uses)
-//   Max: max(0, 1 - |a - b|)   (the 'max' type, default.py's default)
-enum class AeLossType { Exp, Max };
-}  // namespace hrnet
+#include "hrnet/backend/types.hpp"  // AeLossType
 
 namespace hrnet::cpu {
 

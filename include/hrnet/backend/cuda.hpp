@@ -12,6 +12,9 @@
 // - Storage types float, half and bfloat16; arithmetic and every reduction in fp32. Batch-norm
 //   scale, bias, running and saved statistics are fp32 whatever the activation type. Scalar losses
 //   are fp32. fp32 convolution and GEMM use IEEE fp32 math unless set_allow_tf32(true).
+// - Signatures match cpu:: function for function, plus the trailing stream: where cpu:: takes
+//   acc_t<T> tensors (BN parameters and statistics, scalar losses), gpu:: takes G<float>, which is
+//   acc_t<T> for every GpuType.
 // - Every function takes the stream it runs on (default: the calling thread's current stream), and
 //   none synchronises with the host unless it says so.
 #pragma once
@@ -19,8 +22,8 @@
 #include <cstdint>
 #include <vector>
 
-#include "hrnet/backend/cpu_pose.hpp"  // AeLossType
 #include "hrnet/backend/cuda_runtime.hpp"
+#include "hrnet/backend/types.hpp"  // AeLossType, ParamSlot
 #include "hrnet/core/tensor.hpp"
 
 namespace hrnet {
@@ -187,15 +190,9 @@ void ae_loss_backward(const G<float>& tags, const Tensor<std::int64_t, CUDA>& jo
                       Stream s = cuda::current_stream());
 
 // ---- fused multi-tensor optimizer steps ------------------------------------------------------------
-// One launch updates a whole list of parameters, with PyTorch's update rules (as cpu::sgd_step /
-// cpu::adam_step). fp32 master weights, gradients and states.
-struct ParamSlot {
-  float* param = nullptr;
-  const float* grad = nullptr;
-  float* state1 = nullptr;  // SGD: momentum buffer (may be null with momentum 0); Adam: exp_avg
-  float* state2 = nullptr;  // Adam: exp_avg_sq
-  std::int64_t numel = 0;
-};
+// One launch updates a whole list of parameters, with PyTorch's update rules (as cpu::sgd_step_multi /
+// cpu::adam_step_multi). fp32 master weights, gradients and states.
+using ParamSlot = hrnet::ParamSlot<float, CUDA>;
 void sgd_step_multi(const std::vector<ParamSlot>& params, double lr, double momentum, double dampening,
                     double weight_decay, bool nesterov, bool first_step, Stream s = cuda::current_stream());
 void adam_step_multi(const std::vector<ParamSlot>& params, double lr, double beta1, double beta2, double eps,

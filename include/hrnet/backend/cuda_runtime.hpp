@@ -9,6 +9,8 @@
 #include <string>
 #include <utility>
 
+#include "hrnet/core/cuda_memory.hpp"  // Stream, current_stream, allocate/deallocate, synchronous copies
+
 namespace hrnet::cuda {
 
 bool built_with_cuda();  // compile-time configuration of this library
@@ -20,14 +22,8 @@ int current_device();
 std::string device_name(int index);
 
 // ---- streams ---------------------------------------------------------------------------------------
-// A non-owning handle to a cudaStream_t. Every GPU op takes one; the autograd ops use the calling
-// thread's current stream, which starts as CUDA's per-thread default stream.
-struct Stream {
-  void* handle = nullptr;  // the cudaStream_t
-  friend bool operator==(Stream a, Stream b) { return a.handle == b.handle; }
-};
+// Stream and current_stream() are declared in hrnet/core/cuda_memory.hpp.
 Stream per_thread_stream();  // cudaStreamPerThread
-Stream current_stream();
 void set_current_stream(Stream s);
 void synchronize();          // the current stream
 void synchronize(Stream s);
@@ -85,13 +81,7 @@ class Event {
 };
 
 // ---- device memory -----------------------------------------------------------------------------
-// From the device's stream-ordered pool with an unbounded release threshold: freed blocks return to
-// the pool and are reused, so after the first training step no cudaMalloc/cudaFree happens. A block
-// is freed in the order of the stream it was allocated on; a tensor used on another stream must be
-// synchronised with that stream by its user (as with PyTorch's record_stream).
-void* allocate(std::size_t bytes, Stream s);
-void deallocate(void* p, Stream s) noexcept;
-
+// allocate / deallocate are declared in hrnet/core/cuda_memory.hpp.
 struct MemoryStats {
   std::uint64_t reserved = 0;       // bytes the pool holds from the driver now
   std::uint64_t reserved_peak = 0;  // ... at most, since the last reset
@@ -126,13 +116,9 @@ class PinnedBuffer {
 };
 
 // ---- copies --------------------------------------------------------------------------------------
-// From/to pageable host memory: these return when the host side may be reused (they synchronise
-// the stream). Use the *_async forms with a PinnedBuffer to overlap copies with compute.
-void copy_host_to_device(void* dst, const void* src, std::size_t bytes, Stream s = current_stream());
-void copy_device_to_host(void* dst, const void* src, std::size_t bytes, Stream s = current_stream());
+// The synchronous copies (pageable host memory) and fill_zero are declared in
+// hrnet/core/cuda_memory.hpp. Use the *_async forms with a PinnedBuffer to overlap copies with compute.
 void copy_host_to_device_async(void* dst, const void* pinned_src, std::size_t bytes, Stream s);
 void copy_device_to_host_async(void* pinned_dst, const void* src, std::size_t bytes, Stream s);
-void copy_device_to_device(void* dst, const void* src, std::size_t bytes, Stream s = current_stream());
-void fill_zero(void* p, std::size_t bytes, Stream s = current_stream());
 
 }  // namespace hrnet::cuda

@@ -8,7 +8,7 @@
 #include <new>
 #include <utility>
 
-#include "hrnet/backend/cuda_runtime.hpp"
+#include "hrnet/core/cuda_memory.hpp"
 #include "hrnet/core/device.hpp"
 #include "hrnet/core/error.hpp"
 #include "hrnet/core/host_memory.hpp"

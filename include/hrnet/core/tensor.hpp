@@ -163,6 +163,12 @@ Tensor<T, CPU> to_cpu(const Tensor<T, CUDA>& t) {
 }
 template <StorageType T>
 Tensor<T, CPU> to_cpu(const Tensor<T, CPU>& t) { return t; }
+// A new copy of host tensor `t` on device D (a clone for the CPU): for code generic over the device.
+template <Device D, StorageType T>
+Tensor<T, D> to_device(const Tensor<T, CPU>& t) {
+  if constexpr (is_cpu<D>) return t.clone();
+  else return to_cuda(t);
+}
 
 // ---- dtype conversion (CPU) ------------------------------------------------------------------
 template <StorageType To, StorageType From>

@@ -3,7 +3,6 @@
 // normalises with the running statistics. Backward differentiates through the batch statistics in
 // training mode only.
 #pragma once
-#include <cmath>
 
 #include "hrnet/ops/detail.hpp"
 #include "hrnet/ops/elementwise.hpp"
@@ -41,12 +40,7 @@ Var<T, D> batch_norm(const Var<T, D>& x, const Var<T, D>& weight, const Var<T, D
   if (out.requires_grad()) {
     if (!o.training) {  // constants of the eval-mode affine map, taken now (the buffers may change later)
       mean.copy_from(running_mean);
-      if constexpr (is_cpu<D>) {
-        for (std::int64_t c = 0; c < xs.c(); ++c)
-          invstd[c] = static_cast<T>(1.0 / std::sqrt(double(running_var[c]) + o.eps));
-      } else {
-        gpu::batch_norm_eval_invstd(running_var, o.eps, invstd);
-      }
+      backend::batch_norm_eval_invstd(running_var, o.eps, invstd);
     }
     detail::record(out, [x, weight, bias, mean, invstd, training = o.training](const Tensor<T, D>& gy) mutable {
       backend::batch_norm_backward(x.value(), gy, weight.value(), mean, invstd, training,
@@ -59,9 +53,10 @@ Var<T, D> batch_norm(const Var<T, D>& x, const Var<T, D>& weight, const Var<T, D
 }
 
 // relu(batch_norm(x) + residual), or relu(batch_norm(x)) when `residual` is undefined: the tail of
-// every HRNet block and ConvBN unit. In training mode on CUDA it is one fused pass (cuDNN's BN with
-// its add+activation epilogue, or our kernel) with a fused backward; elsewhere it is the composition
-// of batch_norm, add and relu, so the CPU results are those of the separate ops.
+// every HRNet block and ConvBN unit. In training mode it is one backend call with a fused backward
+// (on CUDA one pass: cuDNN's BN with its add+activation epilogue, or our kernel; on the CPU the
+// composition of the batch_norm, add and relu kernels, so the results are those of the separate
+// ops); in eval mode it is the composition of the ops.
 template <FloatType T, Device D>
 Var<T, D> batch_norm_add_relu(const Var<T, D>& x, const Var<T, D>& weight, const Var<T, D>& bias,
                               Tensor<T, D>& running_mean, Tensor<T, D>& running_var, const Var<T, D>& residual,
@@ -70,37 +65,33 @@ Var<T, D> batch_norm_add_relu(const Var<T, D>& x, const Var<T, D>& weight, const
     Var<T, D> y = batch_norm(x, weight, bias, running_mean, running_var, o);
     return relu(residual.defined() ? add(y, residual) : y);
   };
-  if constexpr (is_cpu<D>) {
-    return composed();
-  } else {
-    if (!o.training) return composed();
-    detail::check_backend<T, D>();
-    const Shape& xs = x.shape();
-    HRNET_CHECK(xs.rank() == 4 && xs.numel() > 0, ShapeError,
-                "batch_norm_add_relu: input must be non-empty 4-D (N,C,H,W), got " << xs);
-    const Shape cs{xs.c()};
-    check_shape(weight.value(), cs, "batch_norm_add_relu: weight");
-    check_shape(bias.value(), cs, "batch_norm_add_relu: bias");
-    check_shape(running_mean, cs, "batch_norm_add_relu: running_mean");
-    check_shape(running_var, cs, "batch_norm_add_relu: running_var");
-    if (residual.defined()) check_shape(residual.value(), xs, "batch_norm_add_relu: residual");
-    HRNET_CHECK(xs.numel() / xs.c() > 1, ValueError,
-                "batch_norm_add_relu: training mode needs more than one value per channel, input is " << xs);
-    auto y = Tensor<T, D>::empty(xs);
-    auto mean = Tensor<T, D>::empty(cs), invstd = Tensor<T, D>::empty(cs);
-    gpu::batch_norm_add_relu_forward_train(x.value(), residual.defined() ? &residual.value() : nullptr,
-                                           weight.value(), bias.value(), running_mean, running_var, y, mean, invstd,
-                                           o.momentum, o.eps);
-    const bool need = detail::any_requires_grad<T, D>({&x, &weight, &bias, &residual});
-    Var<T, D> out(y, need);
-    if (need)
-      detail::record(out, [x, weight, bias, residual, y, mean, invstd](const Tensor<T, D>& gy) mutable {
-        auto grad = [](const Var<T, D>& v) -> Tensor<T, D>* { return v.defined() && v.requires_grad() ? &v.grad_buffer() : nullptr; };
-        gpu::batch_norm_add_relu_backward(x.value(), y, gy, weight.value(), bias.value(), mean, invstd, grad(x),
-                                          grad(residual), grad(weight), grad(bias));
-      });
-    return out;
-  }
+  if (!o.training) return composed();
+  detail::check_backend<T, D>();
+  const Shape& xs = x.shape();
+  HRNET_CHECK(xs.rank() == 4 && xs.numel() > 0, ShapeError,
+              "batch_norm_add_relu: input must be non-empty 4-D (N,C,H,W), got " << xs);
+  const Shape cs{xs.c()};
+  check_shape(weight.value(), cs, "batch_norm_add_relu: weight");
+  check_shape(bias.value(), cs, "batch_norm_add_relu: bias");
+  check_shape(running_mean, cs, "batch_norm_add_relu: running_mean");
+  check_shape(running_var, cs, "batch_norm_add_relu: running_var");
+  if (residual.defined()) check_shape(residual.value(), xs, "batch_norm_add_relu: residual");
+  HRNET_CHECK(xs.numel() / xs.c() > 1, ValueError,
+              "batch_norm_add_relu: training mode needs more than one value per channel, input is " << xs);
+  auto y = Tensor<T, D>::empty(xs);
+  auto mean = Tensor<T, D>::empty(cs), invstd = Tensor<T, D>::empty(cs);
+  backend::batch_norm_add_relu_forward_train(x.value(), residual.defined() ? &residual.value() : nullptr,
+                                             weight.value(), bias.value(), running_mean, running_var, y, mean, invstd,
+                                             o.momentum, o.eps);
+  const bool need = detail::any_requires_grad<T, D>({&x, &weight, &bias, &residual});
+  Var<T, D> out(y, need);
+  if (need)
+    detail::record(out, [x, weight, bias, residual, y, mean, invstd](const Tensor<T, D>& gy) mutable {
+      auto grad = [](const Var<T, D>& v) -> Tensor<T, D>* { return v.defined() && v.requires_grad() ? &v.grad_buffer() : nullptr; };
+      backend::batch_norm_add_relu_backward(x.value(), y, gy, weight.value(), bias.value(), mean, invstd, grad(x),
+                                            grad(residual), grad(weight), grad(bias));
+    });
+  return out;
 }
 
 }  // namespace hrnet::ops

@@ -4,37 +4,11 @@
 #include <initializer_list>
 
 #include "hrnet/autograd/var.hpp"
-#include "hrnet/backend/cpu.hpp"
-#include "hrnet/backend/cpu_pose.hpp"
-#include "hrnet/backend/cuda.hpp"
-
-// The ops call backend::f(tensors...): overload resolution on the tensors' device type picks
-// cpu::f or gpu::f at compile time.
-namespace hrnet::backend {
-using namespace hrnet::cpu;
-using namespace hrnet::gpu;
-}  // namespace hrnet::backend
+#include "hrnet/backend/dispatch.hpp"  // backend::f overload sets, check_backend
 
 namespace hrnet::ops::detail {
 
-// Every op calls this first: readable compile errors instead of template noise.
-template <class T, class D>
-constexpr void check_backend() {
-  if constexpr (is_cpu<D>) {
-    static_assert(ComputeType<T>,
-                  "CPU ops compute in float or double: cast half/bfloat16 tensors with hrnet::cast<float> first");
-  } else {
-#ifndef HRNET_WITH_CUDA
-    static_assert(dependent_false<D>,
-                  "this hrnet library was built without CUDA (HRNET_WITH_CUDA=OFF): ops on CUDA tensors need a "
-                  "CUDA build");
-#endif
-    static_assert(std::same_as<T, float>,
-                  "autograd ops on CUDA run in float so far: the half/bfloat16 kernels are in hrnet/backend/cuda.hpp "
-                  "(gpu::), and mixed-precision autograd (fp32 master weights, fp32 BN parameters) comes with AMP "
-                  "training");
-  }
-}
+using backend::check_backend;
 
 template <class T, class D>
 bool any_requires_grad(std::initializer_list<const Var<T, D>*> vs) {

@@ -30,30 +30,19 @@ class Adam : public Optimizer<T, D> {
   }
   void step() override {
     ++this->step_;
-    if constexpr (is_cpu<D>) {
-      for (std::size_t i = 0; i < this->params_.size(); ++i) {
-        Var<T, D>& p = *this->params_[i];
-        if (!p.has_grad()) continue;
-        init_state(i);
-        cpu::adam_step<T>(p.value().data(), p.grad().data(), m_[i].data(), v_[i].data(), p.value().numel(),
-                          this->lr_, o_.beta1, o_.beta2, o_.eps, o_.weight_decay, o_.decoupled_weight_decay,
-                          ++steps_[i]);
-      }
-    } else {
-      static_assert(std::same_as<T, float>, "Adam on CUDA keeps fp32 parameters and state");
-      // One fused launch per distinct step count (the bias corrections differ); normally one.
-      std::map<std::int64_t, std::vector<gpu::ParamSlot>> groups;
-      for (std::size_t i = 0; i < this->params_.size(); ++i) {
-        Var<T, D>& p = *this->params_[i];
-        if (!p.has_grad()) continue;
-        init_state(i);
-        groups[++steps_[i]].push_back({p.value().data(), p.grad().data(), m_[i].data(), v_[i].data(),
-                                       p.value().numel()});
-      }
-      for (const auto& [step, slots] : groups)
-        gpu::adam_step_multi(slots, this->lr_, o_.beta1, o_.beta2, o_.eps, o_.weight_decay, o_.decoupled_weight_decay,
-                             step);
+    backend::check_backend<T, D>();
+    // One multi-tensor step per distinct step count (the bias corrections differ); normally one.
+    std::map<std::int64_t, std::vector<ParamSlot<T, D>>> groups;
+    for (std::size_t i = 0; i < this->params_.size(); ++i) {
+      Var<T, D>& p = *this->params_[i];
+      if (!p.has_grad()) continue;
+      init_state(i);
+      groups[++steps_[i]].push_back({p.value().data(), p.grad().data(), m_[i].data(), v_[i].data(),
+                                     p.value().numel()});
     }
+    for (const auto& [step, slots] : groups)
+      backend::adam_step_multi(slots, this->lr_, o_.beta1, o_.beta2, o_.eps, o_.weight_decay, o_.decoupled_weight_decay,
+                               step);
   }
 
  protected:

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "hrnet/autograd/var.hpp"
+#include "hrnet/backend/dispatch.hpp"
 #include "hrnet/io/safetensors.hpp"
 #include "hrnet/io/tensor_io.hpp"
 
@@ -81,10 +82,7 @@ class Optimizer {
         staged.push_back({t, v});
       }
     }
-    for (auto& [t, v] : staged) {
-      if constexpr (is_cpu<D>) *t = v.clone();
-      else *t = to_cuda(v);
-    }
+    for (auto& [t, v] : staged) *t = to_device<D>(v);
     for (auto& [c, v] : staged_counters) *c = v;
     step_ = step;
   }

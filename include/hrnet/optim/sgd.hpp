@@ -23,32 +23,22 @@ class SGD : public Optimizer<T, D> {
     buf_.resize(this->params_.size());
   }
   void step() override {
-    if constexpr (is_cpu<D>) {
-      for (std::size_t i = 0; i < this->params_.size(); ++i) {
-        Var<T, D>& p = *this->params_[i];
-        if (!p.has_grad()) continue;
-        const bool first = !buf_[i].defined();
-        if (o_.momentum != 0 && first) buf_[i] = Tensor<T, D>::empty(p.shape());
-        cpu::sgd_step<T>(p.value().data(), p.grad().data(), o_.momentum != 0 ? buf_[i].data() : nullptr,
-                         p.value().numel(), this->lr_, o_.momentum, o_.dampening, o_.weight_decay, o_.nesterov, first);
-      }
-    } else {
-      static_assert(std::same_as<T, float>, "SGD on CUDA keeps fp32 parameters and state");
-      // One fused launch per group: parameters taking their first step and the others.
-      std::vector<gpu::ParamSlot> slots[2];
-      for (std::size_t i = 0; i < this->params_.size(); ++i) {
-        Var<T, D>& p = *this->params_[i];
-        if (!p.has_grad()) continue;
-        const bool first = !buf_[i].defined();
-        if (o_.momentum != 0 && first) buf_[i] = Tensor<T, D>::empty(p.shape());
-        slots[first].push_back({p.value().data(), p.grad().data(), o_.momentum != 0 ? buf_[i].data() : nullptr,
-                                nullptr, p.value().numel()});
-      }
-      for (int first = 0; first < 2; ++first)
-        if (!slots[first].empty())
-          gpu::sgd_step_multi(slots[first], this->lr_, o_.momentum, o_.dampening, o_.weight_decay, o_.nesterov,
-                              first == 1);
+    backend::check_backend<T, D>();
+    // One multi-tensor step per group: parameters taking their first step and the others (on CUDA
+    // one fused launch each; on the CPU the parameters one after another, independent of grouping).
+    std::vector<ParamSlot<T, D>> slots[2];
+    for (std::size_t i = 0; i < this->params_.size(); ++i) {
+      Var<T, D>& p = *this->params_[i];
+      if (!p.has_grad()) continue;
+      const bool first = !buf_[i].defined();
+      if (o_.momentum != 0 && first) buf_[i] = Tensor<T, D>::empty(p.shape());
+      slots[first].push_back({p.value().data(), p.grad().data(), o_.momentum != 0 ? buf_[i].data() : nullptr,
+                              nullptr, p.value().numel()});
     }
+    for (int first = 0; first < 2; ++first)
+      if (!slots[first].empty())
+        backend::sgd_step_multi(slots[first], this->lr_, o_.momentum, o_.dampening, o_.weight_decay, o_.nesterov,
+                                first == 1);
     ++this->step_;
   }
 

@@ -6,7 +6,7 @@
 
 #include <cstdint>
 
-#include "hrnet/backend/host_device.hpp"
+#include "host_device.hpp"
 
 namespace hrnet::bn {
 

@@ -1,8 +1,8 @@
 // Per-element optimizer updates shared by the CUDA kernels (kernels/cuda/optim.cu) and the CPU
-// tests, with PyTorch's single-tensor update rules in cpu::sgd_step / cpu::adam_step's operation
+// tests, with PyTorch's single-tensor update rules in cpu::sgd_step_multi / cpu::adam_step_multi's operation
 // order. Every multiply-add is an explicit fma: the compiler then has no contraction left to choose,
 // so the host and the device compute bit-identical results (IEEE fma, division and square root on
-// both; nvcc's default -prec-div/-prec-sqrt). cpu::sgd_step/adam_step leave contraction to the
+// both; nvcc's default -prec-div/-prec-sqrt). cpu::sgd_step_multi/adam_step_multi leave contraction to the
 // compiler, so they agree with these to a few ulps, not bit for bit.
 // Plain C++ (HRNET_HD is `inline` outside nvcc).
 #pragma once
@@ -11,7 +11,7 @@
 #include <cmath>
 #include <cstdint>
 
-#include "hrnet/backend/host_device.hpp"
+#include "host_device.hpp"
 
 namespace hrnet::optim_math {
 
@@ -21,7 +21,7 @@ HRNET_HD float sqrt_(float x) { return ::sqrtf(x); }
 HRNET_HD double sqrt_(double x) { return ::sqrt(x); }
 
 // ---- SGD -------------------------------------------------------------------------------------------
-// The step's constants, rounded to T once on the host as cpu::sgd_step does.
+// The step's constants, rounded to T once on the host as cpu::sgd_step_multi does.
 template <class T>
 struct SgdParams {
   T wd, mom, damp, nlr;  // weight decay, momentum, 1 - dampening, -lr
@@ -50,7 +50,7 @@ HRNET_HD void sgd_update(const SgdParams<T>& c, T& p, T g, T& buf) {
 }
 
 // ---- Adam / AdamW -----------------------------------------------------------------------------------
-// Bias corrections in double on the host, then rounded to T, exactly as cpu::adam_step.
+// Bias corrections in double on the host, then rounded to T, exactly as cpu::adam_step_multi.
 template <class T>
 struct AdamParams {
   T step_size, bc2_sqrt, b1, b2, one_b1, one_b2, eps, wd, decay;

@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <cstring>
 
-#include "hrnet/backend/host_device.hpp"
+#include "host_device.hpp"
 
 namespace hrnet::ewm {
 

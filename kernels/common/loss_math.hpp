@@ -8,8 +8,8 @@
 
 #include <cstdint>
 
-#include "hrnet/backend/cpu_pose.hpp"  // AeLossType
-#include "hrnet/backend/host_device.hpp"
+#include "hrnet/backend/types.hpp"  // AeLossType
+#include "host_device.hpp"
 
 namespace hrnet::loss_math {
 
