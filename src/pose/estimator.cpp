@@ -1,6 +1,8 @@
 // PoseEstimator, COCO results and validation (see hrnet/pose/estimator.hpp).
 #include "hrnet/pose/estimator.hpp"
 
+#include "hrnet/models/pose_higher_hrnet.hpp"
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>

@@ -260,4 +260,23 @@ class HRNetTrunk : public nn::Module<T, D> {
   std::vector<std::int64_t> out_channels_;
 };
 
+// Compiled once in the library (src/models/hrnet_stage.cpp) for the networks' dtypes and devices.
+extern template class BlockSequence<float, CPU>;
+extern template class HighResolutionModule<float, CPU>;
+extern template class Stage<float, CPU>;
+extern template class Transition<float, CPU>;
+extern template class HRNetTrunk<float, CPU>;
+extern template class BlockSequence<double, CPU>;
+extern template class HighResolutionModule<double, CPU>;
+extern template class Stage<double, CPU>;
+extern template class Transition<double, CPU>;
+extern template class HRNetTrunk<double, CPU>;
+#ifdef HRNET_WITH_CUDA
+extern template class BlockSequence<float, CUDA>;
+extern template class HighResolutionModule<float, CUDA>;
+extern template class Stage<float, CUDA>;
+extern template class Transition<float, CUDA>;
+extern template class HRNetTrunk<float, CUDA>;
+#endif
+
 }  // namespace hrnet::models

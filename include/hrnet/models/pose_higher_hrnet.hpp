@@ -15,74 +15,17 @@ namespace hrnet::models {
 template <FloatType T, Device D>
 class PoseHigherResolutionNet : public nn::Module<T, D> {
  public:
-  explicit PoseHigherResolutionNet(const PoseNetConfig& c) : cfg_(c) {
-    validate_pose_config(c);
-    const StageConfig* const stages[3] = {&c.stage2, &c.stage3, &c.stage4};
-    trunk_ = std::make_unique<HRNetTrunk<T, D>>(StageConfig{1, 1, BlockKind::Bottleneck, {4}, {64}, "SUM"}, stages,
-                                                /*last_multi_scale=*/false);
-    this->register_module("", *trunk_);
-    const std::vector<std::int64_t>& pre = trunk_->out_channels();
+  explicit PoseHigherResolutionNet(const PoseNetConfig& c);
+  ~PoseHigherResolutionNet() override;
 
-    // heads
-    const std::int64_t J = c.num_joints, tag = c.tag_per_joint ? J : 1;
-    auto out_ch = [&](int i) { return c.with_ae_loss[i] ? J + tag : J; };
-    const int k = c.final_conv_kernel, pad = k == 3 ? 1 : 0;
-    std::int64_t in = pre[0];
-    final_layers_.push_back(make_final(in, out_ch(0), k, pad));
-    for (int i = 0; i < c.deconv.num_deconvs; ++i) {
-      const std::int64_t cat_in = in + (c.deconv.cat_output[i] ? out_ch(i) : 0);
-      const std::int64_t out = c.deconv.num_channels[i];
-      auto [p, op] = deconv_padding(c.deconv.kernel_size[i]);
-      deconvs_.push_back(std::make_unique<DeconvStage>(cat_in, out, c.deconv.kernel_size[i], p, op, c.deconv.num_basic_blocks));
-      this->register_module("deconv_layers." + std::to_string(i), *deconvs_.back());
-      final_layers_.push_back(make_final(out, out_ch(i + 1), k, pad));
-      in = out;
-    }
-    for (std::size_t i = 0; i < final_layers_.size(); ++i)
-      this->register_module("final_layers." + std::to_string(i), *final_layers_[i]);
-  }
-
-  std::vector<Var<T, D>> forward(const Var<T, D>& x) {
-    check_input(x.shape());
-    std::vector<Var<T, D>> ys = trunk_->forward(x);
-    std::vector<Var<T, D>> outputs;
-    Var<T, D> feat = ys[0], out = (*final_layers_[0])(feat);
-    outputs.push_back(out);
-    for (std::size_t i = 0; i < deconvs_.size(); ++i) {
-      if (cfg_.deconv.cat_output[i]) feat = ops::concat({feat, out});
-      feat = deconvs_[i]->forward(feat);
-      out = (*final_layers_[i + 1])(feat);
-      outputs.push_back(out);
-    }
-    return outputs;
-  }
+  std::vector<Var<T, D>> forward(const Var<T, D>& x);
   std::vector<Var<T, D>> operator()(const Var<T, D>& x) { return forward(x); }
 
   // get_model_summary's multiply-adds (Conv2d and ConvTranspose2d) for an h x w input.
-  std::int64_t macs(std::int64_t h, std::int64_t w) const {
-    std::vector<HW> res;
-    std::int64_t m = trunk_->macs(h, w, res);
-    auto [fh, fw] = res[0];
-    std::int64_t hh = fh, ww = fw;
-    m += final_layers_[0]->macs(hh, ww);
-    for (std::size_t i = 0; i < deconvs_.size(); ++i) {
-      m += deconvs_[i]->macs(fh, fw);  // updates to the deconv's output size
-      hh = fh, ww = fw;
-      m += final_layers_[i + 1]->macs(hh, ww);
-    }
-    return m;
-  }
+  std::int64_t macs(std::int64_t h, std::int64_t w) const;
 
   // Official initialisation: every conv and transposed conv N(0, 0.001^2), biases 0; BN 1 / 0.
-  void init_official(Rng& rng) {
-    for (auto& p : this->named_parameters()) {
-      auto& t = p.var->value();
-      const bool is_bias = p.name.size() >= 5 && p.name.compare(p.name.size() - 5, 5, ".bias") == 0;
-      if (t.rank() == 4) nn::detail::init_on_host(t, [&](auto& h) { nn::init::normal_(h, 0.001, rng); });
-      else if (is_bias) t.zero_();
-      // BN weights keep their constructor value 1
-    }
-  }
+  void init_official(Rng& rng);
 
   const PoseNetConfig& config() const { return cfg_; }
 
@@ -144,22 +87,107 @@ class PoseHigherResolutionNet : public nn::Module<T, D> {
     return std::make_unique<FinalConv>(in, out, k, pad);
   }
 
-  void check_input(const Shape& s) const {
-    HRNET_CHECK(s.rank() == 4 && s.c() == 3, ShapeError, "PoseHigherResolutionNet: input must be (N, 3, H, W), got " << s);
-    // fusion upsamples by exact factors: the 1/4-resolution map must divide by 2^(branches-1)
-    const int branches = cfg_.stage4.num_branches;
-    auto quarter = [](std::int64_t v) { return ((v + 1) / 2 + 1) / 2; };
-    for (std::int64_t v : {s.h(), s.w()})
-      HRNET_CHECK(quarter(v) % (std::int64_t{1} << (branches - 1)) == 0, ShapeError,
-                  "PoseHigherResolutionNet: input " << s << ": ceil(ceil(" << v << "/2)/2) = " << quarter(v)
-                                                    << " must be divisible by " << (1 << (branches - 1))
-                                                    << " (2^(branches-1)) for the fusion layers to line up");
-  }
+  void check_input(const Shape& s) const;
 
   PoseNetConfig cfg_;
   std::unique_ptr<HRNetTrunk<T, D>> trunk_;
   std::vector<std::unique_ptr<FinalConv>> final_layers_;
   std::vector<std::unique_ptr<DeconvStage>> deconvs_;
 };
+
+// The member functions are defined out of the class (so not implicitly inline): with the extern
+// template declarations below, a program compiles them once, in the library, instead of in every
+// translation unit that builds a network.
+template <FloatType T, Device D>
+PoseHigherResolutionNet<T, D>::PoseHigherResolutionNet(const PoseNetConfig& c) : cfg_(c) {
+  validate_pose_config(c);
+  const StageConfig* const stages[3] = {&c.stage2, &c.stage3, &c.stage4};
+  trunk_ = std::make_unique<HRNetTrunk<T, D>>(StageConfig{1, 1, BlockKind::Bottleneck, {4}, {64}, "SUM"}, stages,
+                                              /*last_multi_scale=*/false);
+  this->register_module("", *trunk_);
+  const std::vector<std::int64_t>& pre = trunk_->out_channels();
+
+  // heads
+  const std::int64_t J = c.num_joints, tag = c.tag_per_joint ? J : 1;
+  auto out_ch = [&](int i) { return c.with_ae_loss[i] ? J + tag : J; };
+  const int k = c.final_conv_kernel, pad = k == 3 ? 1 : 0;
+  std::int64_t in = pre[0];
+  final_layers_.push_back(make_final(in, out_ch(0), k, pad));
+  for (int i = 0; i < c.deconv.num_deconvs; ++i) {
+    const std::int64_t cat_in = in + (c.deconv.cat_output[i] ? out_ch(i) : 0);
+    const std::int64_t out = c.deconv.num_channels[i];
+    auto [p, op] = deconv_padding(c.deconv.kernel_size[i]);
+    deconvs_.push_back(std::make_unique<DeconvStage>(cat_in, out, c.deconv.kernel_size[i], p, op, c.deconv.num_basic_blocks));
+    this->register_module("deconv_layers." + std::to_string(i), *deconvs_.back());
+    final_layers_.push_back(make_final(out, out_ch(i + 1), k, pad));
+    in = out;
+  }
+  for (std::size_t i = 0; i < final_layers_.size(); ++i)
+    this->register_module("final_layers." + std::to_string(i), *final_layers_[i]);
+}
+
+template <FloatType T, Device D>
+PoseHigherResolutionNet<T, D>::~PoseHigherResolutionNet() = default;
+
+template <FloatType T, Device D>
+std::vector<Var<T, D>> PoseHigherResolutionNet<T, D>::forward(const Var<T, D>& x) {
+  check_input(x.shape());
+  std::vector<Var<T, D>> ys = trunk_->forward(x);
+  std::vector<Var<T, D>> outputs;
+  Var<T, D> feat = ys[0], out = (*final_layers_[0])(feat);
+  outputs.push_back(out);
+  for (std::size_t i = 0; i < deconvs_.size(); ++i) {
+    if (cfg_.deconv.cat_output[i]) feat = ops::concat({feat, out});
+    feat = deconvs_[i]->forward(feat);
+    out = (*final_layers_[i + 1])(feat);
+    outputs.push_back(out);
+  }
+  return outputs;
+}
+
+template <FloatType T, Device D>
+std::int64_t PoseHigherResolutionNet<T, D>::macs(std::int64_t h, std::int64_t w) const {
+  std::vector<HW> res;
+  std::int64_t m = trunk_->macs(h, w, res);
+  auto [fh, fw] = res[0];
+  std::int64_t hh = fh, ww = fw;
+  m += final_layers_[0]->macs(hh, ww);
+  for (std::size_t i = 0; i < deconvs_.size(); ++i) {
+    m += deconvs_[i]->macs(fh, fw);  // updates to the deconv's output size
+    hh = fh, ww = fw;
+    m += final_layers_[i + 1]->macs(hh, ww);
+  }
+  return m;
+}
+
+template <FloatType T, Device D>
+void PoseHigherResolutionNet<T, D>::init_official(Rng& rng) {
+  for (auto& p : this->named_parameters()) {
+    auto& t = p.var->value();
+    const bool is_bias = p.name.size() >= 5 && p.name.compare(p.name.size() - 5, 5, ".bias") == 0;
+    if (t.rank() == 4) nn::detail::init_on_host(t, [&](auto& h) { nn::init::normal_(h, 0.001, rng); });
+    else if (is_bias) t.zero_();
+    // BN weights keep their constructor value 1
+  }
+}
+
+template <FloatType T, Device D>
+void PoseHigherResolutionNet<T, D>::check_input(const Shape& s) const {
+  HRNET_CHECK(s.rank() == 4 && s.c() == 3, ShapeError, "PoseHigherResolutionNet: input must be (N, 3, H, W), got " << s);
+  // fusion upsamples by exact factors: the 1/4-resolution map must divide by 2^(branches-1)
+  const int branches = cfg_.stage4.num_branches;
+  auto quarter = [](std::int64_t v) { return ((v + 1) / 2 + 1) / 2; };
+  for (std::int64_t v : {s.h(), s.w()})
+    HRNET_CHECK(quarter(v) % (std::int64_t{1} << (branches - 1)) == 0, ShapeError,
+                "PoseHigherResolutionNet: input " << s << ": ceil(ceil(" << v << "/2)/2) = " << quarter(v)
+                                                  << " must be divisible by " << (1 << (branches - 1))
+                                                  << " (2^(branches-1)) for the fusion layers to line up");
+}
+
+extern template class PoseHigherResolutionNet<float, CPU>;
+extern template class PoseHigherResolutionNet<double, CPU>;
+#ifdef HRNET_WITH_CUDA
+extern template class PoseHigherResolutionNet<float, CUDA>;
+#endif
 
 }  // namespace hrnet::models

@@ -23,8 +23,15 @@
 #include "hrnet/data/image.hpp"
 #include "hrnet/eval/coco_eval.hpp"
 #include "hrnet/models/config.hpp"
-#include "hrnet/models/pose_higher_hrnet.hpp"
 #include "hrnet/pose/inference.hpp"
+
+// Only declared here: the estimator holds the network by pointer, so this header (included by every
+// pose program) does not pull in the model's templates; code that builds or inspects a network
+// includes hrnet/models/pose_higher_hrnet.hpp itself.
+namespace hrnet::models {
+template <FloatType T, Device D>
+class PoseHigherResolutionNet;
+}  // namespace hrnet::models
 
 namespace hrnet::pose {
 
