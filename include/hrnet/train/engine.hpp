@@ -88,7 +88,6 @@ template <TrainingTask Task>
 TrainResult run_training(Task& task, const TrainConfig& cfg, const RunDir& run, const EngineOptions& opt,
                          StepHooks<typename Task::Device>* hooks = nullptr) {
   using D = typename Task::Device;
-  using V = Var<float, D>;
   std::ostream& out = opt.out ? *opt.out : std::cout;
   StepHooks<D> no_hooks;
   StepHooks<D>& h = hooks ? *hooks : no_hooks;
@@ -245,7 +244,7 @@ TrainResult run_training(Task& task, const TrainConfig& cfg, const RunDir& run, 
         nn::save_safetensors(model, best_file,
                              {{"epoch", std::to_string(epoch + 1)}, {metric.label, std::to_string(best)},
                               {"config", cfg.file.string()}});
-        out << "=> new best " << metric.label << " " << best << ": " << best_file.string() << "\n";
+        out << "=> new best " << metric.label << " " << std::defaultfloat << std::setprecision(6) << best << ": " << best_file.string() << "\n";
       }
       progress.extra[best_key] = std::to_string(best);
     }
