@@ -245,12 +245,13 @@ class ExampleParser {
     for (int i = 0; i < 10; ++i) {
       if (c.done()) fail(field, "varint runs past the end of its message", start);
       const unsigned char b = c.base[c.pos++];
+      if (i == 9 && (b & 0x80)) fail(field, "varint longer than 10 bytes", start);
       // The 10th byte holds only bit 63: anything more overflows 64 bits.
       if (i == 9 && b > 1) fail(field, "varint overflows 64 bits", start);
       v |= static_cast<std::uint64_t>(b & 0x7f) << (7 * i);
       if (!(b & 0x80)) return v;
     }
-    fail(field, "varint longer than 10 bytes", start);
+    return v;  // not reached: the 10th byte returns or fails above
   }
 
   std::pair<std::uint32_t, std::uint32_t> tag(Cursor& c, const std::string& message) const {
@@ -447,8 +448,8 @@ const V& list_of(const Example& ex, std::string_view key, FeatureKind want) {
   if (const V* v = std::get_if<V>(&it->second)) return *v;
   static const V kEmpty{};
   if (kind_of(it->second) == FeatureKind::kNone) return kEmpty;  // as TensorFlow: an empty list of any kind
-  HRNET_THROW(IoError, ex.source << ": tf.Example feature " << show_key(key) << " is a "
-                                 << feature_kind_name(kind_of(it->second)) << ", expected a "
+  HRNET_THROW(IoError, ex.source << ": tf.Example feature " << show_key(key) << " is of kind "
+                                 << feature_kind_name(kind_of(it->second)) << ", expected "
                                  << feature_kind_name(want));
 }
 }  // namespace

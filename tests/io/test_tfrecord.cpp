@@ -157,7 +157,7 @@ int run_oracle(const std::string& args, const TempDir& dir, std::string& output)
 
 }  // namespace
 
-TEST_CASE("tfrecord: CRC-32C, mask and framing test vectors", "[tfrecord]") {
+TEST_CASE("tfrecord: CRC-32C mask and framing test vectors", "[tfrecord]") {
   CHECK(crc32c(std::string_view("123456789")) == 0xE3069283u);
   CHECK(crc32c(std::string(32, '\0')) == 0x8A9136AAu);
   CHECK(mask_crc(0xE3069283u) == 0xc78ab0e5u);
@@ -175,7 +175,7 @@ TEST_CASE("tfrecord: CRC-32C, mask and framing test vectors", "[tfrecord]") {
   CHECK(parse_example(label5).int64_1("image/class/label") == 5);
 }
 
-TEST_CASE("tfrecord: a shard written by TensorFlow: offsets, lengths, CRCs and every feature", "[tfrecord]") {
+TEST_CASE("tfrecord: a shard written by TensorFlow gives its offsets lengths CRCs and every feature", "[tfrecord]") {
   const json expected = json::parse(read_file(data_dir() / "examples.json"));
   const std::string raw = read_file(fixture_shard());
   REQUIRE(raw.size() == expected.at("file_size").get<std::size_t>());
@@ -377,7 +377,7 @@ TEST_CASE("tfrecord: every truncation and corruption names the shard and the rec
   }
 }
 
-TEST_CASE("tfrecord: a record that is not a tf.Example names the shard, offset and field", "[tfrecord]") {
+TEST_CASE("tfrecord: a record that is not a tf.Example names the shard and offset and field", "[tfrecord]") {
   TempDir dir("notex");
   const std::string ok = bytes({0x0a, 0x00});  // Example{features{}}
   struct Case {
@@ -420,7 +420,7 @@ TEST_CASE("tfrecord: a record that is not a tf.Example names the shard, offset a
   }
 }
 
-TEST_CASE("tfrecord: random corruption of the records gives IoError or a parse, never a crash", "[tfrecord]") {
+TEST_CASE("tfrecord: random corruption of the records gives IoError or a parse and never a crash", "[tfrecord]") {
   const TfRecordIndex index = TfRecordIndex::build(fixture_shard());
   const TfRecordFile file(fixture_shard());
   std::mt19937 rng(1234);
@@ -471,7 +471,7 @@ TEST_CASE("tfrecord: shard listing in sorted order and sharding by rank", "[tfre
   check_throws<ValueError>([&] { (void)shards_for_rank(train, 0, 0); }, "world size must be >= 1");
 }
 
-TEST_CASE("tfrecord: live oracle, the tfrecord pip package writes and reads", "[tfrecord][oracle]") {
+TEST_CASE("tfrecord: live oracle with the tfrecord pip package writing and reading", "[tfrecord][oracle]") {
   TempDir dir("oracle");
   std::string out;
   // theirs -> ours
