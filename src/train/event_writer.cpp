@@ -4,7 +4,6 @@
 
 #include <unistd.h>
 
-#include <array>
 #include <cerrno>
 #include <cfloat>
 #include <chrono>
@@ -14,21 +13,11 @@
 #include <system_error>
 
 #include "hrnet/core/error.hpp"
+#include "hrnet/io/tfrecord.hpp"
 
 namespace hrnet::train {
 namespace tfevents {
 namespace {
-
-constexpr std::array<std::uint32_t, 256> make_crc_table() {
-  std::array<std::uint32_t, 256> t{};
-  for (std::uint32_t i = 0; i < 256; ++i) {
-    std::uint32_t c = i;
-    for (int k = 0; k < 8; ++k) c = (c & 1u) ? (c >> 1) ^ 0x82F63B78u : c >> 1;
-    t[i] = c;
-  }
-  return t;
-}
-constexpr auto kCrcTable = make_crc_table();
 
 // Protobuf wire format: tag = (field << 3) | wire type.
 enum Wire : std::uint32_t { kVarint = 0, kFixed64 = 1, kLen = 2, kFixed32 = 5 };
@@ -104,22 +93,7 @@ bool valid_utf8(std::string_view s) {
 
 }  // namespace
 
-std::uint32_t crc32c(const void* data, std::size_t size, std::uint32_t crc) {
-  const auto* p = static_cast<const unsigned char*>(data);
-  crc = ~crc;
-  for (std::size_t i = 0; i < size; ++i) crc = kCrcTable[(crc ^ p[i]) & 0xff] ^ (crc >> 8);
-  return ~crc;
-}
-
-std::string frame_record(std::string_view data) {
-  std::string out;
-  out.reserve(data.size() + 16);
-  put_le(out, static_cast<std::uint64_t>(data.size()));
-  put_le(out, mask_crc(crc32c(out.data(), 8)));
-  out.append(data);
-  put_le(out, mask_crc(crc32c(data)));
-  return out;
-}
+std::string frame_record(std::string_view data) { return io::frame_tfrecord(data); }
 
 // Event: wall_time = 1 (double), step = 2 (int64), file_version = 3 (string), summary = 5.
 // Summary: value = 1 (repeated). Summary.Value: tag = 1 (string), simple_value = 2 (float).

@@ -17,26 +17,19 @@
 #include <utility>
 #include <vector>
 
+#include "hrnet/io/crc32c.hpp"
+
 namespace hrnet::train {
 
 // The building blocks, public so tests (and other record writers) can check them byte by byte.
 namespace tfevents {
 
-// CRC-32C (Castagnoli, reflected polynomial 0x82F63B78). `crc` continues a previous result:
-// crc32c(b, nb, crc32c(a, na)) == crc32c of a followed by b.
-std::uint32_t crc32c(const void* data, std::size_t size, std::uint32_t crc = 0);
-inline std::uint32_t crc32c(std::string_view bytes, std::uint32_t crc = 0) {
-  return crc32c(bytes.data(), bytes.size(), crc);
-}
-
-// TFRecord's masked CRC: a CRC stored next to the data it covers is rotated and offset so that
-// computing a CRC over data that embeds CRCs stays well behaved.
-constexpr std::uint32_t mask_crc(std::uint32_t crc) {
-  return ((crc >> 15) | (crc << 17)) + 0xa282ead8u;
-}
+// CRC-32C and the masked CRC live in io/crc32c.hpp; re-exported here for the event encoders.
+using io::crc32c;
+using io::mask_crc;
 
 // One TFRecord: uint64 length (little endian), masked CRC of those 8 bytes, the data, masked CRC
-// of the data.
+// of the data (the same bytes as io::frame_tfrecord).
 std::string frame_record(std::string_view data);
 
 // Serialized `Event{wall_time, file_version}`: the first record of every event file.
