@@ -43,7 +43,7 @@ void usage() {
       "                fail with a message saying so\n"
       "The TF port's command line (--net_cfg, --data_path with TFRecord shards) is not implemented yet.\n"
       "Options may also be spelt in kebab-case (--max-epochs); --dataDir and --test_model are accepted too.\n"
-      "Make a small dataset to try it: make_synthetic cls --output DIR --format folder --classes 4 --images 64");
+      "Make a small dataset to try it: make_synthetic cls --output DIR --format folder --classes 4 --images 32");
 }
 }  // namespace
 
