@@ -1,5 +1,6 @@
-// make_synthetic: writes synthetic datasets. Currently one kind, "pose": a COCO-format person
-// keypoint dataset (see include/hrnet/data/synthetic.hpp) that data::CocoKeypoints and pycocotools read.
+// make_synthetic: writes synthetic datasets. "pose": a COCO-format person keypoint dataset (see
+// include/hrnet/data/synthetic.hpp) that data::CocoKeypoints and pycocotools read; "cls": an image
+// classification dataset in ImageFolder layout (include/hrnet/data/synthetic_cls.hpp).
 #include <charconv>
 #include <chrono>
 #include <cstdint>
@@ -14,6 +15,7 @@
 
 #include "cli.hpp"
 #include "hrnet/data/synthetic.hpp"
+#include "hrnet/data/synthetic_cls.hpp"
 
 namespace {
 
@@ -38,6 +40,25 @@ options:
   --quality Q          JPEG quality 1..100 (default 95)
   -h, --help           show this help
 Options may also be spelt in kebab-case (--val-images); --out is accepted for --output.
+
+usage: make_synthetic cls --output DIR --format folder --classes K --images N [options]
+
+Writes a synthetic image classification dataset in torchvision ImageFolder layout (train_cls --datadir DIR):
+  DIR/train/class_00/000000.jpg ...        N training images per class
+  DIR/val/class_00/...                     M validation images per class
+Class c: stripes of its own hue and angle plus shapes of its own kind (circle, square, triangle,
+ellipse), images of varied sizes; one training image is a grayscale JPEG and one a CMYK JPEG.
+
+options:
+  --output DIR         output folder (created; files of the same names are replaced)
+  --format folder      the layout (folder: ImageFolder; TFRecord shards are not implemented yet)
+  --classes K          number of classes (1..1000)
+  --images N           training images per class (>= 1)
+  --val_images M       validation images per class (default: ceil(N / 4))
+  --seed S             random seed (default 0)
+  --min_size PX        smallest image side (default 48, at least 16)
+  --max_size PX        largest image side (default 96)
+  --quality Q          JPEG quality 1..100 (default 90)
 )";
 
 struct UsageError {
@@ -55,18 +76,73 @@ T parse_number(std::string_view flag, std::string_view text) {
   return v;
 }
 
+int make_cls(int argc, char** argv) {
+  using namespace hrnet;
+  data::SyntheticClsOptions opt;
+  std::optional<std::filesystem::path> out;
+  std::optional<int> images, val_images, classes;
+  std::string format = "folder";
+  cli::Args args(argc, argv);
+  while (args.next()) {
+    const std::string& a = args.key();
+    if (a == "-h" || a == "--help") {
+      std::cout << kUsage;
+      return 0;
+    }
+    if (a == "--output") {
+      const std::string value = args.value();
+      if (value.empty()) throw UsageError{args.typed() + " needs a non-empty folder"};
+      out = std::filesystem::path(value);
+    } else if (a == "--format") {
+      format = args.value();
+    } else if (a == "--classes") {
+      classes = parse_number<int>(args.typed(), args.value());
+    } else if (a == "--images") {
+      images = parse_number<int>(args.typed(), args.value());
+    } else if (a == "--val_images") {
+      val_images = parse_number<int>(args.typed(), args.value());
+    } else if (a == "--seed") {
+      opt.seed = parse_number<std::uint64_t>(args.typed(), args.value());
+    } else if (a == "--min_size") {
+      opt.min_side = parse_number<int>(args.typed(), args.value());
+    } else if (a == "--max_size") {
+      opt.max_side = parse_number<int>(args.typed(), args.value());
+    } else if (a == "--quality") {
+      opt.jpeg_quality = parse_number<int>(args.typed(), args.value());
+    } else {
+      args.unknown();
+    }
+  }
+  if (format == "tfrecord") throw UsageError{"--format tfrecord is not implemented yet (use --format folder)"};
+  if (format != "folder") throw UsageError{"--format must be folder (or tfrecord, not implemented yet), got '" + format + "'"};
+  if (!out) throw UsageError{"--output DIR is required"};
+  if (!classes) throw UsageError{"--classes K is required"};
+  if (!images) throw UsageError{"--images N is required"};
+  opt.classes = *classes;
+  opt.images = *images;
+  opt.val_images = val_images ? *val_images : int((std::int64_t(*images) + 3) / 4);
+  const auto t0 = std::chrono::steady_clock::now();
+  const data::SyntheticClsSummary s = data::write_synthetic_cls(*out, opt);
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  std::printf("make_synthetic: wrote %d train + %d val images of %d classes to %s in %.2f s%s%s\n", s.train_images,
+              s.val_images, opt.classes, out->string().c_str(), secs, s.wrote_gray ? " (one grayscale JPEG" : "",
+              s.wrote_gray ? (s.wrote_cmyk ? ", one CMYK JPEG)" : ")") : "");
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   using namespace hrnet;
   try {
-    if (argc < 2) throw UsageError{"missing the dataset kind (pose)"};
+    if (argc < 2) throw UsageError{"missing the dataset kind (pose or cls)"};
     const std::string_view kind = argv[1];
     if (kind == "-h" || kind == "--help") {
       std::cout << kUsage;
       return 0;
     }
-    if (kind != "pose") throw UsageError{"unknown dataset kind '" + std::string(kind) + "' (expected: pose)"};
+    if (kind == "cls") return make_cls(argc - 1, argv + 1);
+    if (kind != "pose") throw UsageError{"unknown dataset kind '" + std::string(kind) + "' (expected: pose or cls)"};
 
     data::SyntheticPoseOptions opt;
     std::optional<std::filesystem::path> out;

@@ -11,19 +11,25 @@ TrainConfig train_config(const models::ExperimentConfig& cfg) {
   c.file = cfg.path();
   c.begin_epoch = cfg.get_int("TRAIN.BEGIN_EPOCH");
   c.end_epoch = cfg.get_int("TRAIN.END_EPOCH");
-  c.batch = cfg.get_int("TRAIN.IMAGES_PER_GPU");
+  // the pose yamls name the per-GPU batch TRAIN.IMAGES_PER_GPU, the classification ones
+  // TRAIN.BATCH_SIZE_PER_GPU; the classification schema has no AUTO_RESUME / TRAIN.CHECKPOINT
+  const bool cls = cfg.family() == models::ConfigFamily::Classification;
+  const char* batch_key = cls ? "TRAIN.BATCH_SIZE_PER_GPU" : "TRAIN.IMAGES_PER_GPU";
+  c.batch = cfg.get_int(batch_key);
   c.workers = cfg.get_int("WORKERS");
   c.print_freq = std::max(1, cfg.get_int("PRINT_FREQ"));
   c.shuffle = cfg.get_bool("TRAIN.SHUFFLE");
   c.resume = cfg.get_bool("TRAIN.RESUME");
-  c.auto_resume = cfg.get_bool("AUTO_RESUME");
-  c.checkpoint = cfg.get_string("TRAIN.CHECKPOINT");
-  HRNET_CHECK(c.batch > 0, models::ConfigError, file << ": TRAIN.IMAGES_PER_GPU must be positive");
+  c.auto_resume = cfg.has("AUTO_RESUME") && cfg.get_bool("AUTO_RESUME");
+  if (cfg.has("TRAIN.CHECKPOINT")) c.checkpoint = cfg.get_string("TRAIN.CHECKPOINT");
+  HRNET_CHECK(c.batch > 0, models::ConfigError, file << ": " << batch_key << " must be positive");
   HRNET_CHECK(c.workers >= 0, models::ConfigError, file << ": WORKERS must be >= 0");
   HRNET_CHECK(c.end_epoch >= c.begin_epoch, models::ConfigError,
               file << ": TRAIN.END_EPOCH " << c.end_epoch << " is before TRAIN.BEGIN_EPOCH " << c.begin_epoch);
-  c.default_output = std::filesystem::path(cfg.get_string("OUTPUT_DIR")) / cfg.get_string("DATASET.DATASET") /
-                     cfg.get_string("MODEL.NAME") / cfg.path().stem();
+  // create_logger: OUTPUT_DIR/<dataset>/<model>/<cfg name> (pose), OUTPUT_DIR/<dataset>/<cfg name> (classification)
+  c.default_output = std::filesystem::path(cfg.get_string("OUTPUT_DIR")) / cfg.get_string("DATASET.DATASET");
+  if (!cls) c.default_output /= cfg.get_string("MODEL.NAME");
+  c.default_output /= cfg.path().stem();
 
   c.optimizer.name = cfg.get_string("TRAIN.OPTIMIZER");
   HRNET_CHECK(c.optimizer.name == "adam" || c.optimizer.name == "sgd", models::ConfigError,

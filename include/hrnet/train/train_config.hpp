@@ -28,14 +28,14 @@ struct ScheduleConfig {  // MultiStepLR applied per epoch, as the official train
 struct TrainConfig {
   std::filesystem::path file;  // the experiment file (messages, checkpoint metadata)
   int begin_epoch = 0, end_epoch = 0;  // TRAIN.BEGIN_EPOCH, TRAIN.END_EPOCH (the epoch to stop at)
-  int batch = 1;                       // TRAIN.IMAGES_PER_GPU
+  int batch = 1;                       // TRAIN.IMAGES_PER_GPU (classification: TRAIN.BATCH_SIZE_PER_GPU)
   int workers = 0;                     // WORKERS: loader threads (0: the training thread loads)
   int print_freq = 1;                  // PRINT_FREQ (at least 1)
   bool shuffle = true;                 // TRAIN.SHUFFLE
   bool resume = false;                 // TRAIN.RESUME
   bool auto_resume = false;            // AUTO_RESUME
   std::filesystem::path checkpoint;    // TRAIN.CHECKPOINT (empty: the output folder's)
-  std::filesystem::path default_output;  // OUTPUT_DIR/<DATASET.DATASET>/<MODEL.NAME>/<file stem>
+  std::filesystem::path default_output;  // OUTPUT_DIR/<DATASET.DATASET>/<MODEL.NAME>/<file stem> (classification: without <MODEL.NAME>)
   OptimizerConfig optimizer;
   ScheduleConfig schedule;
 };
