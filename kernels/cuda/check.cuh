@@ -4,7 +4,9 @@
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 #include <cudnn.h>
+#ifdef HRNET_WITH_NCCL
 #include <nccl.h>
+#endif
 
 #include "hrnet/core/error.hpp"
 
@@ -31,12 +33,14 @@
                                      << cublasGetStatusString(hrnet_err_));                      \
   } while (0)
 
+#ifdef HRNET_WITH_NCCL  // NCCL is optional: only multi-GPU communication needs it
 #define HRNET_NCCL_CHECK(call)                                                                    \
   do {                                                                                            \
     ncclResult_t hrnet_err_ = (call);                                                             \
     if (hrnet_err_ != ncclSuccess)                                                                \
       HRNET_THROW(NcclError, #call << " failed: " << ncclGetErrorString(hrnet_err_));             \
   } while (0)
+#endif
 
 // After every kernel launch: launch errors always, execution errors in debug builds.
 #ifdef NDEBUG
