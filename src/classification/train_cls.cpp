@@ -9,9 +9,7 @@
 #include <sstream>
 
 #include "hrnet/autograd/tape.hpp"
-#ifdef HRNET_WITH_CUDA
-#include "hrnet/backend/cuda_runtime.hpp"
-#endif
+#include "hrnet/backend/device_choice.hpp"
 #include "hrnet/classification/train_task.hpp"
 #include "hrnet/data/image.hpp"
 #include "hrnet/data/loader.hpp"
@@ -304,8 +302,7 @@ ClsTrainResult train_cls_on(const ClsTrainOptions& opt) {
     const data::ImageFolder val(fs::path(cfg.get_string("DATASET.ROOT")) / cfg.get_string("DATASET.TEST_SET"));
     check_labels(val, cfg.get_int("MODEL.NUM_CLASSES"), opt.cfg);
     models::ClsHighResolutionNet<float, D> model(net_config(cfg));
-    const nn::LoadReport lr = train::load_weights(model, *opt.test_model);
-    (void)lr;
+    train::load_weights(model, *opt.test_model);  // strict: throws naming the keys that do not fit
     out << "=> loaded weights from " << opt.test_model->string() << "\n";
     const EvalResult e = evaluate_folder(model, val, transform_options(cfg), cfg.get_int("TEST.BATCH_SIZE_PER_GPU"),
                                          tc.workers, opt.label_smoothing);
@@ -349,14 +346,7 @@ ClsTrainResult train_cls(const ClsTrainOptions& opt) {
   HRNET_CHECK(!opt.dist, ValueError, "--dist: multi-GPU data parallel training is not implemented yet; run without --dist");
   HRNET_CHECK(opt.label_smoothing >= 0 && opt.label_smoothing < 1, ValueError,
               "--label_smoothing must be in [0, 1), got " << opt.label_smoothing);
-  if (opt.device == "cpu") return train_cls_on<CPU>(opt);
-  HRNET_CHECK(opt.device == "cuda", ValueError, "--device must be cpu or cuda, got '" << opt.device << "'");
-#ifdef HRNET_WITH_CUDA
-  HRNET_CHECK(cuda::device_count() > 0, CudaError, "--device cuda: no CUDA device is visible on this machine");
-  return train_cls_on<CUDA>(opt);
-#else
-  HRNET_THROW(CudaError, "--device cuda: this hrnet library was built without CUDA (HRNET_WITH_CUDA=OFF)");
-#endif
+  return with_device(opt.device, [&]<Device D>() { return train_cls_on<D>(opt); });
 }
 
 }  // namespace hrnet::classification

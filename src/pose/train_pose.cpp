@@ -9,6 +9,7 @@
 #include <set>
 #include <sstream>
 
+#include "hrnet/backend/device_choice.hpp"
 #include "hrnet/data/coco.hpp"
 #include "hrnet/data/image.hpp"
 #include "hrnet/models/pose_higher_hrnet.hpp"
@@ -295,8 +296,6 @@ namespace {
 template <Device D>
 PoseTrainResult train_pose_on(const PoseTrainOptions& opt) {
   std::ostream& out = opt.out ? *opt.out : std::cout;
-  HRNET_CHECK(!opt.amp, ValueError, "--amp: mixed-precision training on the CUDA backend is not implemented yet; run without --amp");
-  HRNET_CHECK(!opt.dist, ValueError, "--dist: multi-GPU data parallel training (CUDA backend + NCCL) is not implemented yet; run without --dist");
 
   models::ExperimentConfig cfg = models::load_experiment_config(opt.cfg);
   HRNET_CHECK(cfg.family() == models::ConfigFamily::Pose, models::ConfigError,
@@ -336,16 +335,9 @@ PoseTrainResult train_pose_on(const PoseTrainOptions& opt) {
 }  // namespace
 
 PoseTrainResult train_pose(const PoseTrainOptions& opt) {
-  if (opt.device == "cpu") return train_pose_on<CPU>(opt);
-  HRNET_CHECK(opt.device == "cuda", ValueError, "--device must be cpu or cuda, got '" << opt.device << "'");
   HRNET_CHECK(!opt.amp, ValueError, "--amp: mixed-precision training on the CUDA backend is not implemented yet; run without --amp");
   HRNET_CHECK(!opt.dist, ValueError, "--dist: multi-GPU data parallel training (CUDA backend + NCCL) is not implemented yet; run without --dist");
-#ifdef HRNET_WITH_CUDA
-  HRNET_CHECK(cuda::device_count() > 0, CudaError, "--device cuda: no CUDA device is visible on this machine");
-  return train_pose_on<CUDA>(opt);
-#else
-  HRNET_THROW(CudaError, "--device cuda: this hrnet library was built without CUDA (HRNET_WITH_CUDA=OFF)");
-#endif
+  return with_device(opt.device, [&]<Device D>() { return train_pose_on<D>(opt); });
 }
 
 }  // namespace hrnet::pose
