@@ -378,7 +378,7 @@ TEST_CASE("sample_distorted_bounding_box: the kernel's arithmetic and draw order
   {
     // the width clamp: on 3000 x 1819 with a = 1.1378987 (k = 5610223), max_h = (int)((1819.5 - 1e-7) / a)
     // = 1599 still rounds to a width of 1820. TF 1.x keeps 1599 (the draw is from [0, 1110) and the
-    // largest height is then rejected); TF >= 2.1 takes max_h = 1598 and accepts it.
+    // largest height is then rejected); current TF takes max_h = 1598 and accepts it.
     const double u = 5610223.0 / 8388608.0;
     TfTransformOptions one = o;
     one.max_attempts = 1;

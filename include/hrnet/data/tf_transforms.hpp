@@ -34,7 +34,7 @@
 //     min_area = area_min * W * H, max_area = area_max * W * H (float32)
 //     h = lrintf(sqrt(min_area / a)), max_h = lrintf(sqrt(max_area / a))
 //     if lrintf(max_h * a) > W: max_h = (int)((W + 0.5 - 1e-7f) / a) (in double)
-//        [TF >= 2.1 then also: if lrintf(max_h * a) > W, max_h -= 1; see tf1_max_height]
+//        [current TF then also: if lrintf(max_h * a) > W, max_h -= 1; see tf1_max_height]
 //     max_h = min(max_h, H); h = min(h, max_h); if h < max_h: h += below(max_h - h + 1)
 //     w = lrintf(h * a); if w * h < min_area: ++h, w = lrintf(h * a);
 //     if w * h > max_area: --h, w = lrintf(h * a); reject unless min_area <= w * h <= max_area,
@@ -70,9 +70,11 @@ struct TfTransformOptions {
   float area_min = 0.05f, area_max = 1.0f;       // fraction of the image area
   int max_attempts = 100;
   double flip_prob = 0.5;
-  // The TF 1.x kernel (the port ran TF 1.12): no `max_h -= 1` guard after the width clamp. TF added
-  // it in 2019 (TODO b/140767341); without it an attempt whose clamped max_h still rounds to a
-  // width of W + 1 may be rejected or shrunk where TF 2 keeps it (about 2 attempts in 1e5).
+  // The TF 1.x kernel (the port ran TF 1.12): no `max_h -= 1` guard after the width clamp (current
+  // TF has it, "TODO(b/140767341)"; TF 1.x-era copies of the kernel do not). Without it, when the
+  // clamped max_h still rounds to a width of W + 1 (about 2 in 1e5 (W, aspect) pairs, and only in
+  // attempts whose height is limited by the width), the height draw has one more value, and
+  // drawing it gives a width over W: the attempt fails. false: the current kernel.
   bool tf1_max_height = true;
 };
 
