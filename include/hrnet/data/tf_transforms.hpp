@@ -43,7 +43,8 @@
 //     TF's crops never touch the bottom/right border unless they span the image)
 //     accept when the crop has area >= 1 and covers >= min_object_covered of some box of area >= 1
 //       (intersection area / box area, float32)
-//   no attempt accepted -> the whole image.
+//   no attempt accepted -> the whole image. (With no box the implicit whole-image box makes
+//   min_object_covered 0.1 a minimum crop area of 10%, above area_min's 5%.)
 // Draw order from the Gen (hrnet::Rng: uniform() in [0, 1), below(n) in [0, n)): per attempt one
 // uniform() for the aspect ratio, then below() for the height when h < max_h, then (only when the
 // size passed) below() for y when h < H and below() for x when w < W. tf_train_transform then draws
