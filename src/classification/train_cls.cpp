@@ -323,6 +323,9 @@ ClsPlan plan_tf_port(const ClsTrainOptions& opt, std::int64_t world) {
   p.net = models::cls_net_config(cfg);  // HEAD.cls_num logits (1001)
   p.data_root = opt.data_path ? *opt.data_path : fs::path("./data/tfrecord");  // the port's default
   p.recipe.kind = ClsRecipeKind::kTfPort;
+  // 224 and 256 in the port; COMMON.image_size (our extension) scales both
+  p.recipe.tf.size = p.net.image_height;
+  p.recipe.tf.resize = p.net.image_height * 256 / 224;
   p.labels = LabelBase::kOne;
   p.labels_note = "labels: a TFRecord's image/class/label as stored (1..1000; 0 is background), or the class-folder index + 1, "
                   "into " + std::to_string(p.net.num_classes) + " logits (the TF port)";
