@@ -21,9 +21,10 @@ struct Coeffs {
   std::vector<std::int32_t> k;  // per output: ksize fixed-point weights
 };
 
-// precompute_coeffs + normalize_coeffs_8bpc; in0/in1 are PIL's (float) box edges.
-Coeffs precompute(int in_size, float in0, float in1, int out_size) {
-  const double scale = static_cast<double>(in1 - in0) / out_size;
+// precompute_coeffs + normalize_coeffs_8bpc; in0/in1 are PIL's box edges (floats there: equal when
+// they are exact in float32).
+Coeffs precompute(int in_size, double in0, double in1, int out_size) {
+  const double scale = (in1 - in0) / out_size;
   const double filterscale = std::max(scale, 1.0);
   const double support = 1.0 * filterscale;  // the bilinear filter's support is 1
   Coeffs c;
@@ -69,41 +70,20 @@ struct View {
   const std::uint8_t* px(std::int64_t y, std::int64_t x) const { return data + y * stride + x * 3; }
 };
 
-}  // namespace
-
-std::pair<std::int64_t, std::int64_t> resize_short_side(std::int64_t height, std::int64_t width, std::int64_t short_side) {
-  HRNET_CHECK(height > 0 && width > 0 && short_side > 0, ValueError,
-              "resize_short_side: invalid sizes " << height << "x" << width << " -> " << short_side);
-  const bool w_short = width <= height;
-  const std::int64_t s = w_short ? width : height, l = w_short ? height : width;
-  const auto new_long = static_cast<std::int64_t>(static_cast<double>(short_side * l) / static_cast<double>(s));
-  return w_short ? std::pair{new_long, short_side} : std::pair{short_side, new_long};
-}
-
-CropBox center_crop_box(std::int64_t height, std::int64_t width, std::int64_t crop_h, std::int64_t crop_w) {
-  HRNET_CHECK(crop_h <= height && crop_w <= width && crop_h > 0 && crop_w > 0, ValueError,
-              "center_crop_box: a " << crop_h << "x" << crop_w << " crop of a " << height << "x" << width << " image");
-  return {round_half_even(static_cast<double>(height - crop_h) / 2.0), round_half_even(static_cast<double>(width - crop_w) / 2.0),
-          crop_h, crop_w};
-}
-
-Image resize_bilinear_pil(const Image& src, const CropBox& r, std::int64_t out_h, std::int64_t out_w) {
-  HRNET_CHECK(r.top >= 0 && r.left >= 0 && r.height > 0 && r.width > 0 && r.top + r.height <= src.height &&
-                  r.left + r.width <= src.width,
-              ValueError,
-              "resize_bilinear_pil: region " << r.top << "," << r.left << " " << r.height << "x" << r.width << " outside a "
-                                             << src.height << "x" << src.width << " image");
-  HRNET_CHECK(out_h > 0 && out_w > 0, ValueError, "resize_bilinear_pil: invalid output size " << out_h << "x" << out_w);
-  const View in{src.pixels.data() + (r.top * src.width + r.left) * 3, r.height, r.width, src.width * 3};
+// ImagingResampleInner: PIL's Image.resize((out_w, out_h), BILINEAR, box) of the whole of `in`, the
+// box (left, top, left + width, top + height) in its pixel coordinates. Horizontal pass over the rows
+// the vertical pass needs, rounded to 8 bits, then the vertical pass.
+Image resample(const View& in, double top, double left, double height, double width, std::int64_t out_h, std::int64_t out_w) {
   Image out(out_h, out_w);
-  if (out_h == r.height && out_w == r.width) {  // Image.resize returns a copy
+  // PIL's test (box[0] || box[2] != xsize) compares the box's right edge with the output width.
+  const bool need_h = out_w != in.width || left != 0.0 || left + width != double(out_w);
+  const bool need_v = out_h != in.height || top != 0.0 || top + height != double(out_h);
+  if (!need_h && !need_v) {  // Image.resize returns a copy
     for (std::int64_t y = 0; y < out_h; ++y) std::copy_n(in.px(y, 0), out_w * 3, out.pixels.data() + y * out_w * 3);
     return out;
   }
-  // ImagingResampleInner: horizontal pass over the rows the vertical pass needs, then vertical.
-  const bool need_h = out_w != in.width, need_v = out_h != in.height;
-  const Coeffs ch = precompute(static_cast<int>(in.width), 0.f, static_cast<float>(in.width), static_cast<int>(out_w));
-  Coeffs cv = precompute(static_cast<int>(in.height), 0.f, static_cast<float>(in.height), static_cast<int>(out_h));
+  const Coeffs ch = precompute(static_cast<int>(in.width), left, left + width, static_cast<int>(out_w));
+  Coeffs cv = precompute(static_cast<int>(in.height), top, top + height, static_cast<int>(out_h));
   const int ybox_first = cv.bounds[0];
   const int ybox_last = cv.bounds[static_cast<std::size_t>(out_h) * 2 - 2] + cv.bounds[static_cast<std::size_t>(out_h) * 2 - 1];
   std::vector<std::uint8_t> temp;
@@ -135,17 +115,67 @@ Image resize_bilinear_pil(const Image& src, const CropBox& r, std::int64_t out_h
     for (std::int64_t y = 0; y < out_h; ++y) std::copy_n(cur.px(y, 0), out_w * 3, out.pixels.data() + y * out_w * 3);
     return out;
   }
+  // Vertical pass, one output row at a time: the taps outermost so that the inner loop runs along a
+  // row (integer sums: the order does not change them).
+  const std::int64_t n = out_w * 3;
+  std::vector<std::int32_t> acc(static_cast<std::size_t>(n));
   for (std::int64_t yy = 0; yy < out_h; ++yy) {
     const int ymin = cv.bounds[static_cast<std::size_t>(yy) * 2], ymax = cv.bounds[static_cast<std::size_t>(yy) * 2 + 1];
     const std::int32_t* k = cv.k.data() + yy * cv.ksize;
-    std::uint8_t* o = out.pixels.data() + yy * out_w * 3;
-    for (std::int64_t xx = 0; xx < out_w * 3; ++xx) {
-      std::int32_t s = 1 << (kPrecisionBits - 1);
-      for (int y = 0; y < ymax; ++y) s += cur.data[(ymin + y) * cur.stride + xx] * k[y];
-      o[xx] = clip8(s);
+    std::fill(acc.begin(), acc.end(), 1 << (kPrecisionBits - 1));
+    for (int y = 0; y < ymax; ++y) {
+      const std::uint8_t* row = cur.data + (ymin + y) * cur.stride;
+      const std::int32_t w = k[y];
+      std::int32_t* a = acc.data();
+      for (std::int64_t xx = 0; xx < n; ++xx) a[xx] += row[xx] * w;
     }
+    std::uint8_t* o = out.pixels.data() + yy * out_w * 3;
+    for (std::int64_t xx = 0; xx < n; ++xx) o[xx] = clip8(acc[static_cast<std::size_t>(xx)]);
   }
   return out;
+}
+
+}  // namespace
+
+std::pair<std::int64_t, std::int64_t> resize_short_side(std::int64_t height, std::int64_t width, std::int64_t short_side) {
+  HRNET_CHECK(height > 0 && width > 0 && short_side > 0, ValueError,
+              "resize_short_side: invalid sizes " << height << "x" << width << " -> " << short_side);
+  const bool w_short = width <= height;
+  const std::int64_t s = w_short ? width : height, l = w_short ? height : width;
+  const auto new_long = static_cast<std::int64_t>(static_cast<double>(short_side * l) / static_cast<double>(s));
+  return w_short ? std::pair{new_long, short_side} : std::pair{short_side, new_long};
+}
+
+CropBox center_crop_box(std::int64_t height, std::int64_t width, std::int64_t crop_h, std::int64_t crop_w) {
+  HRNET_CHECK(crop_h <= height && crop_w <= width && crop_h > 0 && crop_w > 0, ValueError,
+              "center_crop_box: a " << crop_h << "x" << crop_w << " crop of a " << height << "x" << width << " image");
+  return {round_half_even(static_cast<double>(height - crop_h) / 2.0), round_half_even(static_cast<double>(width - crop_w) / 2.0),
+          crop_h, crop_w};
+}
+
+Image resize_bilinear_pil(const Image& src, const CropBox& r, std::int64_t out_h, std::int64_t out_w) {
+  HRNET_CHECK(r.top >= 0 && r.left >= 0 && r.height > 0 && r.width > 0 && r.top + r.height <= src.height &&
+                  r.left + r.width <= src.width,
+              ValueError,
+              "resize_bilinear_pil: region " << r.top << "," << r.left << " " << r.height << "x" << r.width << " outside a "
+                                             << src.height << "x" << src.width << " image");
+  HRNET_CHECK(out_h > 0 && out_w > 0, ValueError, "resize_bilinear_pil: invalid output size " << out_h << "x" << out_w);
+  // Image.crop(box) then resize: the crop is the whole input, the box all of it.
+  const View in{src.pixels.data() + (r.top * src.width + r.left) * 3, r.height, r.width, src.width * 3};
+  return resample(in, 0.0, 0.0, double(r.height), double(r.width), out_h, out_w);
+}
+
+Image resize_bilinear_pil_box(const Image& src, double top, double left, double height, double width, std::int64_t out_h,
+                              std::int64_t out_w) {
+  HRNET_CHECK(!src.empty() && top >= 0 && left >= 0 && height > 0 && width > 0 && top + height <= double(src.height) &&
+                  left + width <= double(src.width),
+              ValueError,
+              "resize_bilinear_pil_box: box (" << left << ", " << top << ") " << width << "x" << height << " (x, y) outside a "
+                                               << src.width << "x" << src.height << " image");
+  HRNET_CHECK(out_h > 0 && out_w > 0 && out_h <= kMaxImageSide && out_w <= kMaxImageSide, ValueError,
+              "resize_bilinear_pil_box: invalid output size " << out_h << "x" << out_w);
+  const View in{src.pixels.data(), src.height, src.width, src.width * 3};
+  return resample(in, top, left, height, width, out_h, out_w);
 }
 
 void flip_horizontal(Image& img) {

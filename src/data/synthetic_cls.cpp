@@ -167,6 +167,75 @@ Image render_synthetic_cls(const SyntheticClsOptions& o, bool val, int cls, int 
   return img;
 }
 
+Image render_photo_like(std::int64_t height, std::int64_t width, std::uint64_t seed) {
+  HRNET_CHECK(height >= 1 && width >= 1 && height <= 4096 && width <= 4096, ValueError,
+              "render_photo_like: size " << height << "x" << width << " is not in 1..4096 per side");
+  Rng rng(seed * 0x9e3779b97f4a7c15ull + 0x70686f746full);
+  // Value noise: per octave a lattice of random colours, bilinearly interpolated with a smoothstep;
+  // the period halves and the amplitude shrinks by `gain` from one octave to the next.
+  constexpr int kOctaves = 6;
+  struct Octave {
+    std::int64_t period, gh, gw;
+    double amp;
+    std::vector<std::array<float, 3>> grid;
+  };
+  std::vector<Octave> oct;
+  double amp = 1.0, total = 0.0;
+  const double gain = rng.uniform(0.55, 0.7);
+  std::int64_t period = std::max<std::int64_t>(8, std::max(height, width) / 2);
+  for (int k = 0; k < kOctaves && period >= 2; ++k, period /= 2, amp *= gain) {
+    Octave o{period, height / period + 2, width / period + 2, amp, {}};
+    o.grid.resize(static_cast<std::size_t>(o.gh * o.gw));
+    for (auto& c : o.grid)
+      for (auto& v : c) v = static_cast<float>(rng.uniform(-1.0, 1.0));
+    total += amp;
+    oct.push_back(std::move(o));
+  }
+  const Rgb base = hsv(rng.uniform(0, 360), rng.uniform(0.2, 0.6), rng.uniform(0.4, 0.7));
+  const double contrast = rng.uniform(70.0, 110.0) / total;
+  auto smooth = [](double t) { return t * t * (3 - 2 * t); };
+  Image img(height, width);
+  for (std::int64_t y = 0; y < height; ++y)
+    for (std::int64_t x = 0; x < width; ++x) {
+      double acc[3] = {0, 0, 0};
+      for (const Octave& o : oct) {
+        const std::int64_t gy = y / o.period, gx = x / o.period;
+        const double ty = smooth(double(y % o.period) / double(o.period)), tx = smooth(double(x % o.period) / double(o.period));
+        const auto& a = o.grid[static_cast<std::size_t>(gy * o.gw + gx)];
+        const auto& b = o.grid[static_cast<std::size_t>(gy * o.gw + gx + 1)];
+        const auto& c = o.grid[static_cast<std::size_t>((gy + 1) * o.gw + gx)];
+        const auto& d = o.grid[static_cast<std::size_t>((gy + 1) * o.gw + gx + 1)];
+        for (int ch = 0; ch < 3; ++ch) {
+          // the channels share most of the luminance and differ a little (natural colours)
+          const double la = 0.7 * a[0] + 0.3 * a[static_cast<std::size_t>(ch)], lb = 0.7 * b[0] + 0.3 * b[static_cast<std::size_t>(ch)];
+          const double lc = 0.7 * c[0] + 0.3 * c[static_cast<std::size_t>(ch)], ld = 0.7 * d[0] + 0.3 * d[static_cast<std::size_t>(ch)];
+          acc[ch] += o.amp * ((la * (1 - tx) + lb * tx) * (1 - ty) + (lc * (1 - tx) + ld * tx) * ty);
+        }
+      }
+      img.set(y, x, {static_cast<std::uint8_t>(std::clamp(base[0] + contrast * acc[0], 0.0, 255.0)),
+                     static_cast<std::uint8_t>(std::clamp(base[1] + contrast * acc[1], 0.0, 255.0)),
+                     static_cast<std::uint8_t>(std::clamp(base[2] + contrast * acc[2], 0.0, 255.0))});
+    }
+  const int shapes = 3 + static_cast<int>(rng.below(5));
+  const double side = static_cast<double>(std::min(height, width));
+  for (int s = 0; s < shapes; ++s) {
+    const double cx = rng.uniform(0, double(width)), cy = rng.uniform(0, double(height));
+    const double r = rng.uniform(0.05, 0.25) * side;
+    const Rgb color = hsv(rng.uniform(0, 360), rng.uniform(0.1, 0.9), rng.uniform(0.15, 1.0));
+    const double alpha = rng.uniform() < 0.5 ? 1.0 : rng.uniform(0.3, 0.8);
+    switch (rng.below(3)) {
+      case 0: fill_circle(img, cx, cy, r, color, alpha); break;
+      case 1: fill_ellipse(img, cx, cy, r, r * rng.uniform(0.2, 0.8), rng.uniform(0, std::numbers::pi), color, alpha); break;
+      default: draw_line(img, cx - r, cy - r * rng.uniform(-1, 1), cx + r, cy + r, rng.uniform(1.0, 6.0), color, alpha); break;
+    }
+  }
+  const int noise = 3 + static_cast<int>(rng.below(4));  // sensor noise of +-3 .. +-6 levels
+  for (auto& p : img.pixels)
+    p = static_cast<std::uint8_t>(
+        std::clamp(static_cast<int>(p) + static_cast<int>(rng.below(static_cast<std::uint64_t>(2 * noise + 1))) - noise, 0, 255));
+  return img;
+}
+
 SyntheticClsSummary write_synthetic_cls(const fs::path& root, const SyntheticClsOptions& o) {
   check(o);
   SyntheticClsSummary sum;

@@ -83,6 +83,14 @@ CropBox center_crop_box(std::int64_t height, std::int64_t width, std::int64_t cr
 // PIL's Image.crop(box).resize((out_w, out_h), Image.BILINEAR), bit-exact. `region` must lie inside src.
 Image resize_bilinear_pil(const Image& src, const CropBox& region, std::int64_t out_h, std::int64_t out_w);
 
+// PIL's Image.resize((out_w, out_h), Image.BILINEAR, box=(left, top, left + width, top + height)): a
+// fractional source rectangle; the filter reads src's pixels around it, clipped to src's edges (not
+// to the box's). PIL keeps the box in float32, so this is bit-exact with Pillow when the four values
+// are exact in float32 (e.g. multiples of 1/8 below 2^20, which is what DCT-scaled regions give).
+// With the box (0, 0, W, H) of a crop it equals resize_bilinear_pil of that crop.
+Image resize_bilinear_pil_box(const Image& src, double top, double left, double height, double width, std::int64_t out_h,
+                              std::int64_t out_w);
+
 void flip_horizontal(Image& img);
 
 struct ClsTransformOptions {
