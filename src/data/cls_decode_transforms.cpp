@@ -17,12 +17,11 @@ TrainTransformDraw cls_train_transform_encoded(std::span<const std::uint8_t> byt
   TrainTransformDraw d;
   d.crop = random_resized_crop_box(info.height, info.width, o.crop, rng);
   RegionDecodeOptions ro;
-  ro.scale_num = smallest_jpeg_scale(double(d.crop.height), double(d.crop.width), o.size, o.size);
+  const auto cover = static_cast<std::int64_t>(std::ceil(kFastDecodeCover * double(o.size)));
+  ro.scale_num = fast_jpeg_scale(double(d.crop.height), double(d.crop.width), cover, cover);
   const DecodedRegion r = decode_region(bytes, name, d.crop, ro);
-  Image x = resize_bilinear_pil_box(r.pixels, r.top, r.left, r.height, r.width, o.size, o.size);
   d.flipped = rng.uniform() < o.flip_prob;  // torch.rand(1) < p
-  if (d.flipped) flip_horizontal(x);
-  normalize_to(x, o, out);
+  resize_normalize_pil_box(r.pixels, r.top, r.left, r.height, r.width, o, d.flipped, out);
   return d;
 }
 
@@ -44,7 +43,8 @@ void cls_eval_transform_encoded(std::span<const std::uint8_t> bytes, const std::
   const std::int64_t right =
       std::clamp<std::int64_t>(static_cast<std::int64_t>(std::ceil(double(c.left + c.width) * sx)), left + 1, info.width);
   RegionDecodeOptions ro;
-  ro.scale_num = smallest_jpeg_scale(double(info.height), double(info.width), rh, rw);
+  ro.scale_num = fast_jpeg_scale(double(info.height), double(info.width), static_cast<std::int64_t>(std::ceil(kFastDecodeCover * double(rh))),
+                                 static_cast<std::int64_t>(std::ceil(kFastDecodeCover * double(rw))));
   const double m8 = ro.scale_num / 8.0;
   // The bilinear filter reaches max(1, scaled pixels per output pixel) around each output pixel's
   // centre; one more for the rounding of PIL's bounds.
@@ -58,8 +58,7 @@ void cls_eval_transform_encoded(std::span<const std::uint8_t> bytes, const std::
   const double box_top = double(c.top) * ys - double(r.y0), box_left = double(c.left) * xs - double(r.x0);
   const double box_h = std::min(double(c.height) * ys, double(r.pixels.height) - box_top);
   const double box_w = std::min(double(c.width) * xs, double(r.pixels.width) - box_left);
-  const Image x = resize_bilinear_pil_box(r.pixels, box_top, box_left, box_h, box_w, o.size, o.size);
-  normalize_to(x, o, out);
+  resize_normalize_pil_box(r.pixels, box_top, box_left, box_h, box_w, o, false, out);
 }
 
 }  // namespace hrnet::data

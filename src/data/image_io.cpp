@@ -400,4 +400,16 @@ const char* jpeg_backend() {
 #endif
 }
 
+#define HRNET_STRINGIFY_(x) #x
+#define HRNET_STRINGIFY(x) HRNET_STRINGIFY_(x)
+const char* jpeg_backend_version() {
+#if defined(HRNET_IMAGE_LIBJPEG) && defined(LIBJPEG_TURBO_VERSION)
+  return HRNET_STRINGIFY(LIBJPEG_TURBO_VERSION);
+#elif defined(HRNET_IMAGE_LIBJPEG)
+  return HRNET_STRINGIFY(JPEG_LIB_VERSION);
+#else
+  return "";
+#endif
+}
+
 }  // namespace hrnet::data

@@ -231,6 +231,11 @@ int smallest_jpeg_scale(double region_h, double region_w, std::int64_t cover_h, 
   return 8;
 }
 
+int fast_jpeg_scale(double region_h, double region_w, std::int64_t cover_h, std::int64_t cover_w) {
+  const int m = smallest_jpeg_scale(region_h, region_w, cover_h, cover_w);
+  return m >= 5 ? 8 : m;
+}
+
 DecodedRegion decode_region(std::span<const std::uint8_t> bytes, const std::string& name, const CropBox& region,
                             const RegionDecodeOptions& o) {
   HRNET_CHECK(o.scale_num >= 1 && o.scale_num <= 8, data::ImageError,

@@ -167,55 +167,70 @@ Image render_synthetic_cls(const SyntheticClsOptions& o, bool val, int cls, int 
   return img;
 }
 
+namespace {
+
+// Value noise: a lattice of random values every `period` pixels (`channels` per point), interpolated
+// bilinearly with a smoothstep; values in [-1, 1], row-major, `channels` per pixel.
+std::vector<float> value_noise(std::int64_t h, std::int64_t w, std::int64_t period, int channels, Rng& rng) {
+  const std::int64_t gh = h / period + 2, gw = w / period + 2;
+  std::vector<float> grid(static_cast<std::size_t>(gh * gw * channels));
+  for (auto& v : grid) v = static_cast<float>(rng.uniform(-1.0, 1.0));
+  std::vector<float> out(static_cast<std::size_t>(h * w * channels));
+  auto smooth = [](double t) { return t * t * (3 - 2 * t); };
+  for (std::int64_t y = 0; y < h; ++y) {
+    const std::int64_t gy = y / period;
+    const double ty = smooth(double(y % period) / double(period));
+    for (std::int64_t x = 0; x < w; ++x) {
+      const std::int64_t gx = x / period;
+      const double tx = smooth(double(x % period) / double(period));
+      const float* a = grid.data() + (gy * gw + gx) * channels;
+      const float* c = a + gw * channels;
+      for (int k = 0; k < channels; ++k)
+        out[static_cast<std::size_t>((y * w + x) * channels + k)] = static_cast<float>(
+            (a[k] * (1 - tx) + a[channels + k] * tx) * (1 - ty) + (c[k] * (1 - tx) + c[channels + k] * tx) * ty);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
 Image render_photo_like(std::int64_t height, std::int64_t width, std::uint64_t seed) {
   HRNET_CHECK(height >= 1 && width >= 1 && height <= 4096 && width <= 4096, ValueError,
               "render_photo_like: size " << height << "x" << width << " is not in 1..4096 per side");
   Rng rng(seed * 0x9e3779b97f4a7c15ull + 0x70686f746full);
-  // Value noise: per octave a lattice of random colours, bilinearly interpolated with a smoothstep;
-  // the period halves and the amplitude shrinks by `gain` from one octave to the next.
-  constexpr int kOctaves = 6;
-  struct Octave {
-    std::int64_t period, gh, gw;
-    double amp;
-    std::vector<std::array<float, 3>> grid;
-  };
-  std::vector<Octave> oct;
+  const std::size_t n = static_cast<std::size_t>(height * width);
+  // Large-scale structure: octaves of colour value noise, the period halving and the amplitude
+  // shrinking by `gain` each time; the channels share most of it (natural colours are correlated).
+  std::vector<double> acc(n * 3, 0.0);
   double amp = 1.0, total = 0.0;
   const double gain = rng.uniform(0.55, 0.7);
-  std::int64_t period = std::max<std::int64_t>(8, std::max(height, width) / 2);
-  for (int k = 0; k < kOctaves && period >= 2; ++k, period /= 2, amp *= gain) {
-    Octave o{period, height / period + 2, width / period + 2, amp, {}};
-    o.grid.resize(static_cast<std::size_t>(o.gh * o.gw));
-    for (auto& c : o.grid)
-      for (auto& v : c) v = static_cast<float>(rng.uniform(-1.0, 1.0));
+  for (std::int64_t period = std::max<std::int64_t>(2, std::max(height, width) / 2); period >= 2; period /= 2, amp *= gain) {
+    const std::vector<float> v = value_noise(height, width, period, 3, rng);
+    for (std::size_t i = 0; i < n; ++i)
+      for (std::size_t c = 0; c < 3; ++c) acc[i * 3 + c] += amp * (0.7 * v[i * 3] + 0.3 * v[i * 3 + c]);
     total += amp;
-    oct.push_back(std::move(o));
   }
-  const Rgb base = hsv(rng.uniform(0, 360), rng.uniform(0.2, 0.6), rng.uniform(0.4, 0.7));
+  // Texture (foliage, fabric, gravel) over part of the picture: fine-grained noise at periods 2..9
+  // where a smooth mask is on, at `texture` levels.
+  const double cover = rng.uniform(0.4, 0.8), texture = rng.uniform(35.0, 60.0);
+  const std::vector<float> mask = value_noise(height, width, std::max<std::int64_t>(2, std::max(height, width) / 4), 1, rng);
+  std::vector<double> tex(n * 3, 0.0);
+  for (const auto& [period, a] : {std::pair<std::int64_t, double>{2, 0.6}, {3, 0.8}, {5, 1.0}, {9, 0.8}}) {
+    const std::vector<float> v = value_noise(height, width, period, 3, rng);
+    for (std::size_t i = 0; i < n; ++i)
+      for (std::size_t c = 0; c < 3; ++c) tex[i * 3 + c] += a * (0.8 * v[i * 3] + 0.2 * v[i * 3 + c]);
+  }
+  double base[3];
+  for (double& b : base) b = rng.uniform(100.0, 160.0);
   const double contrast = rng.uniform(70.0, 110.0) / total;
-  auto smooth = [](double t) { return t * t * (3 - 2 * t); };
   Image img(height, width);
-  for (std::int64_t y = 0; y < height; ++y)
-    for (std::int64_t x = 0; x < width; ++x) {
-      double acc[3] = {0, 0, 0};
-      for (const Octave& o : oct) {
-        const std::int64_t gy = y / o.period, gx = x / o.period;
-        const double ty = smooth(double(y % o.period) / double(o.period)), tx = smooth(double(x % o.period) / double(o.period));
-        const auto& a = o.grid[static_cast<std::size_t>(gy * o.gw + gx)];
-        const auto& b = o.grid[static_cast<std::size_t>(gy * o.gw + gx + 1)];
-        const auto& c = o.grid[static_cast<std::size_t>((gy + 1) * o.gw + gx)];
-        const auto& d = o.grid[static_cast<std::size_t>((gy + 1) * o.gw + gx + 1)];
-        for (int ch = 0; ch < 3; ++ch) {
-          // the channels share most of the luminance and differ a little (natural colours)
-          const double la = 0.7 * a[0] + 0.3 * a[static_cast<std::size_t>(ch)], lb = 0.7 * b[0] + 0.3 * b[static_cast<std::size_t>(ch)];
-          const double lc = 0.7 * c[0] + 0.3 * c[static_cast<std::size_t>(ch)], ld = 0.7 * d[0] + 0.3 * d[static_cast<std::size_t>(ch)];
-          acc[ch] += o.amp * ((la * (1 - tx) + lb * tx) * (1 - ty) + (lc * (1 - tx) + ld * tx) * ty);
-        }
-      }
-      img.set(y, x, {static_cast<std::uint8_t>(std::clamp(base[0] + contrast * acc[0], 0.0, 255.0)),
-                     static_cast<std::uint8_t>(std::clamp(base[1] + contrast * acc[1], 0.0, 255.0)),
-                     static_cast<std::uint8_t>(std::clamp(base[2] + contrast * acc[2], 0.0, 255.0))});
-    }
+  for (std::size_t i = 0; i < n; ++i) {
+    const double m = std::clamp(2.0 * mask[i] + cover, 0.0, 1.0) * texture;
+    for (std::size_t c = 0; c < 3; ++c)
+      img.pixels[i * 3 + c] = static_cast<std::uint8_t>(std::clamp(base[c] + contrast * acc[i * 3 + c] + m * tex[i * 3 + c], 0.0, 255.0));
+  }
+  // Objects: a few shapes with hard or soft (translucent) edges.
   const int shapes = 3 + static_cast<int>(rng.below(5));
   const double side = static_cast<double>(std::min(height, width));
   for (int s = 0; s < shapes; ++s) {
@@ -229,10 +244,10 @@ Image render_photo_like(std::int64_t height, std::int64_t width, std::uint64_t s
       default: draw_line(img, cx - r, cy - r * rng.uniform(-1, 1), cx + r, cy + r, rng.uniform(1.0, 6.0), color, alpha); break;
     }
   }
-  const int noise = 3 + static_cast<int>(rng.below(4));  // sensor noise of +-3 .. +-6 levels
+  // Sensor noise, Gaussian with a standard deviation of 3 to 5 levels.
+  const double sigma = rng.uniform(3.0, 5.0);
   for (auto& p : img.pixels)
-    p = static_cast<std::uint8_t>(
-        std::clamp(static_cast<int>(p) + static_cast<int>(rng.below(static_cast<std::uint64_t>(2 * noise + 1))) - noise, 0, 255));
+    p = static_cast<std::uint8_t>(std::clamp(static_cast<int>(std::lround(double(p) + sigma * rng.normal())), 0, 255));
   return img;
 }
 

@@ -289,7 +289,7 @@ TEST_CASE("image: corrupt JPEG data is an error and not a picture with grey bloc
   }
 }
 
-TEST_CASE("image: absurd dimensions are rejected before decoding; CMYK JPEG decodes", "[image]") {
+TEST_CASE("image: absurd dimensions are rejected before decoding and CMYK JPEG decodes", "[image]") {
   // CMYK becomes RGB as Pillow converts it (bit-exactness: test_jpeg_region.cpp)
   const Image cmyk = read_image(fixture_dir() / "cmyk.jpg");
   REQUIRE(cmyk.height == 8);

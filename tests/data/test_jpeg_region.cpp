@@ -158,7 +158,7 @@ Image crop_of(const Image& img, std::int64_t y0, std::int64_t x0, std::int64_t h
 
 }  // namespace
 
-TEST_CASE("probe_image: size, components and coding from the headers alone", "[jpeg_region]") {
+TEST_CASE("probe_image: size and components and coding from the headers alone", "[jpeg_region]") {
   const Image pic = render_photo_like(53, 71, 1);
   ImageInfo i = probe_image(encode_jpeg(pic, 90), "a.jpg");
   REQUIRE(i.jpeg);
@@ -336,7 +336,7 @@ TEST_CASE("smallest_jpeg_scale: the least M/8 that still covers the output", "[j
   REQUIRE_THROWS_AS(smallest_jpeg_scale(0, 10, 1, 1), ValueError);
 }
 
-TEST_CASE("decode_region at full scale equals the same crop of a full decode, bit for bit", "[jpeg_region]") {
+TEST_CASE("decode_region at full scale equals the same crop of a full decode bit for bit", "[jpeg_region]") {
   const std::pair<std::int64_t, std::int64_t> sizes[] = {{375, 500}, {61, 83}, {17, 9}};
   for (auto [h, w] : sizes)
     for (Kind k : kinds()) {
@@ -370,15 +370,18 @@ TEST_CASE("decode_region at full scale equals the same crop of a full decode, bi
 }
 
 // The scaled IDCT keeps each 8x8 block's M x M lowest frequencies; Pillow's bilinear filter is a
-// triangle of width 2 * 8/M. The two low-pass filters differ, most at sharp edges. Bounds, in 8-bit
-// levels, per image, scale M = 1..7 and JPEG flavour: mean |diff| < 3 and under 1% of the values
-// off by more than 24. Measured: worst mean 1.35, worst share over 24 levels 0.4%.
+// triangle of width 2 * 8/M. The two low-pass filters differ, most at sharp edges and in fine texture.
+// Compared: the decoded pixels of a region at M/8 against Pillow's resize of the full decode's same
+// source rectangle to the same size. Bounds, in 8-bit levels, per picture, scale M = 1..7 and JPEG
+// flavour: mean |diff| < 4 and under 1% of the values off by more than 24. Measured (photo-like
+// pictures, libjpeg-turbo 2.1.5), worst mean per scale 1.6 (7/8) .. 2.6 (3/8), worst share over 24
+// levels 0.3% (1/8).
 TEST_CASE("DCT-scaled decode equals a full decode followed by the same resize to a stated tolerance", "[jpeg_region]") {
   if (!have_libjpeg()) {
     WARN("skipped: DCT scaling needs the libjpeg backend (this build: " << jpeg_backend() << ")");
     return;
   }
-  double worst_mean = 0, worst_over = 0;
+  double worst_mean[8] = {}, worst_over[8] = {};
   for (auto [h, w] : {std::pair<std::int64_t, std::int64_t>{375, 500}, {333, 500}, {500, 357}})
     for (Kind k : kinds()) {
       const auto bytes = write_kind(render_photo_like(h, w, std::uint64_t(h * 3 + w)), k, 90);
@@ -401,17 +404,18 @@ TEST_CASE("DCT-scaled decode equals a full decode followed by the same resize to
         const Stats st = compare(r.pixels, ref, 24);
         INFO(kind_name(k) << " " << w << "x" << h << " at " << m << "/8: mean |diff| " << st.mean << ", max " << st.max
                           << ", share over 24: " << st.over);
-        REQUIRE(st.mean < 3.0);
+        REQUIRE(st.mean < 4.0);
         REQUIRE(st.over < 0.01);
-        worst_mean = std::max(worst_mean, st.mean);
-        worst_over = std::max(worst_over, st.over);
+        worst_mean[m] = std::max(worst_mean[m], st.mean);
+        worst_over[m] = std::max(worst_over[m], st.over);
       }
     }
-  std::printf("DCT-scaled vs full decode + Pillow resize: worst mean |diff| %.3f levels, worst share over 24 levels %.5f\n",
-              worst_mean, worst_over);
+  std::printf("DCT-scaled vs full decode + Pillow resize (8-bit levels), worst over images and flavours:\n");
+  for (int m = 1; m < 8; ++m)
+    std::printf("  %d/8: mean |diff| %.3f, share over 24 levels %.5f\n", m, worst_mean[m], worst_over[m]);
 }
 
-TEST_CASE("decode_region: grayscale, CMYK and progressive at every scale; PNG disguised as JPEG", "[jpeg_region]") {
+TEST_CASE("decode_region: grayscale and CMYK and progressive at every scale and PNG disguised as JPEG", "[jpeg_region]") {
   const Image pic = render_photo_like(120, 90, 9);
   for (Kind k : kinds()) {
     const auto bytes = write_kind(pic, k, 85);
@@ -436,7 +440,7 @@ TEST_CASE("decode_region: grayscale, CMYK and progressive at every scale; PNG di
   REQUIRE(r.left == 2.0);
 }
 
-TEST_CASE("encoded transforms: kExact is decode + cls_train_transform / cls_eval_transform, bit for bit", "[jpeg_region]") {
+TEST_CASE("encoded transforms: kExact is decode + cls_train_transform / cls_eval_transform bit for bit", "[jpeg_region]") {
   const ClsTransformOptions o = official_cls_transform(64);
   const std::vector<std::pair<std::string, std::vector<std::uint8_t>>> files = {
       {"a.jpg", encode_jpeg(render_photo_like(150, 200, 1), 90)},
@@ -465,41 +469,62 @@ TEST_CASE("encoded transforms: kExact is decode + cls_train_transform / cls_eval
 }
 
 // kFast against kExact, in normalised units (one 8-bit level is 1 / (255 * std), 0.017 to 0.0175).
-// The crops and flips must be identical; the pixels differ by the DCT-scaled low-pass (see above),
-// never by a shifted geometry (that would show as large differences at every edge). Bounds:
-//   per file and transform: mean |diff| < 0.06 (3.4 levels) and under 1% of the values off by more
-//     than 0.25 (14 levels);
-//   training transform over all files: mean |diff| < 0.01 (0.6 levels).
-// Measured (libjpeg-turbo 2.1.5): photo-like pictures 0.002..0.011 mean, at most 0.02% of the values
-// over 0.25, largest single difference 0.62; the striped synthetic picture (hard edges everywhere)
-// 0.022 (train) and 0.042 (eval) mean, 0.3% / 0.5% over 0.25; all files, train: 0.005. Crops
-// smaller than the output (upsampled) decode at full scale and equal kExact exactly.
-TEST_CASE("encoded transforms: kFast draws what kExact draws, pixels within the stated tolerance", "[jpeg_region]") {
+// The crops and flips must be identical. A crop that decodes at full scale (every training crop of a
+// picture whose short side is under 672 at S = 224, see kFastDecodeCover) must give kExact's values
+// exactly: the region decode is bit-identical and so is the resize. At 1/8 .. 4/8 the pixels differ
+// by the DCT-scaled low-pass (see above), never by a shifted geometry (which would show at every
+// edge). Bounds, per file and transform: mean |diff| < 0.04 (2.3 levels) and under 0.1% of the values
+// off by more than 0.25 (14 levels). Measured (libjpeg-turbo 2.1.5): photo-like pictures at most
+// 0.015 mean and no value over 0.25; the synthetic dataset's stripes (6 to 14 pixels wide with pixel
+// noise) in a 1000-pixel picture, the hardest case here (most energy near the output's Nyquist
+// frequency), 0.017 (train) and 0.031 (eval), 0.005% over 0.25. All ImageNet-sized files: 0.
+TEST_CASE("encoded transforms: kFast draws what kExact draws and its pixels are within the stated tolerance", "[jpeg_region]") {
   const ClsTransformOptions o = official_cls_transform(224);
   struct File {
     std::string name;
     std::vector<std::uint8_t> bytes;
   };
   std::vector<File> files;
-  const std::pair<std::int64_t, std::int64_t> sizes[] = {{375, 500}, {500, 375}, {333, 500}, {768, 1024}, {180, 240}};
+  // ImageNet-sized pictures (their crops decode at full scale: see fast_jpeg_scale) and large ones
+  // (crops at 1/8 .. 4/8), of every JPEG flavour
+  const std::pair<std::int64_t, std::int64_t> sizes[] = {{375, 500}, {500, 375}, {333, 500}, {180, 240}, {768, 1024}, {1200, 1600}};
   std::uint64_t seed = 10;
   for (auto [h, w] : sizes) files.push_back({"photo_" + std::to_string(w) + "x" + std::to_string(h) + ".jpg",
                                              encode_jpeg(render_photo_like(h, w, seed++), 90)});
   if (kCanWriteKinds) {
     files.push_back({"gray.jpg", write_kind(render_photo_like(375, 500, 20), Kind::kGray, 90)});
+    files.push_back({"gray_large.jpg", write_kind(render_photo_like(1200, 900, 24), Kind::kGray, 90)});
     files.push_back({"cmyk.jpg", write_kind(render_photo_like(400, 300, 21), Kind::kCmyk, 90)});
-    files.push_back({"ycck.jpg", write_kind(render_photo_like(375, 500, 22), Kind::kYcck, 90)});
+    files.push_back({"cmyk_large.jpg", write_kind(render_photo_like(1024, 768, 25), Kind::kCmyk, 90)});
+    files.push_back({"ycck_large.jpg", write_kind(render_photo_like(900, 1200, 22), Kind::kYcck, 90)});
     files.push_back({"progressive.jpg", write_kind(render_photo_like(375, 500, 23), Kind::kProgressive, 90)});
+    files.push_back({"progressive_large.jpg", write_kind(render_photo_like(1000, 1500, 26), Kind::kProgressive, 90)});
+    files.push_back({"444_large.jpg", write_kind(render_photo_like(960, 1280, 27), Kind::kRgb444, 90)});
+    files.push_back({"422_large.jpg", write_kind(render_photo_like(960, 1280, 28), Kind::kRgb422, 90)});
   }
-  SyntheticClsOptions so;  // the dataset's striped pictures: hard edges everywhere, a hard case
+  SyntheticClsOptions so;  // the dataset's striped pictures: hard edges everywhere
   so.min_side = 300, so.max_side = 520;
   files.push_back({"stripes.jpg", encode_jpeg(render_synthetic_cls(so, false, 1, 0), 90)});
+  so.min_side = 900, so.max_side = 1400;
+  files.push_back({"stripes_large.jpg", encode_jpeg(render_synthetic_cls(so, false, 2, 0), 90)});
 
   const std::size_t n = std::size_t(o.size * o.size * 3);
   const double large = 0.25;
-  double sum_all = 0, count_all = 0, over_all = 0, worst_mean = 0, worst_max = 0;
+  struct Stat {
+    double sum = 0, count = 0, over = 0, max = 0;
+    void add(const std::vector<float>& a, const std::vector<float>& b) {
+      for (std::size_t i = 0; i < a.size(); ++i) {
+        const double d = std::abs(double(a[i]) - double(b[i]));
+        sum += d, over += d > 0.25, max = std::max(max, d);
+      }
+      count += double(a.size());
+    }
+    double mean() const { return sum / count; }
+    double share() const { return over / count; }
+  };
+  int full_scale_crops = 0;
   for (const File& f : files) {
-    double sum = 0, count = 0, over = 0, mx = 0;
+    Stat train, eval;
     for (std::uint64_t s = 0; s < 30; ++s) {
       std::vector<float> a(n), b(n);
       Rng r1(s), r2(s);
@@ -508,41 +533,31 @@ TEST_CASE("encoded transforms: kFast draws what kExact draws, pixels within the 
       REQUIRE(d1.crop == d2.crop);
       REQUIRE(d1.flipped == d2.flipped);
       REQUIRE(r1.next_u64() == r2.next_u64());
-      for (std::size_t i = 0; i < n; ++i) {
-        const double d = std::abs(double(a[i]) - double(b[i]));
-        sum += d, over += d > large, mx = std::max(mx, d);
+      const auto cover = static_cast<std::int64_t>(std::ceil(kFastDecodeCover * double(o.size)));
+      if (fast_jpeg_scale(double(d1.crop.height), double(d1.crop.width), cover, cover) == 8) {
+        INFO(f.name << ": crop " << d1.crop.width << "x" << d1.crop.height << " decoded at full scale");
+        REQUIRE(a == b);
+        ++full_scale_crops;
       }
-      count += double(n);
+      train.add(a, b);
     }
-    INFO(f.name << " train: mean |diff| " << sum / count << ", max " << mx << ", share over " << large << ": " << over / count);
-    REQUIRE(sum / count < 0.06);
-    REQUIRE(over / count < 0.01);
-    std::printf("kFast vs kExact, train, %-18s mean |diff| %.4f  max %.3f  share > %.2f: %.5f\n", f.name.c_str(), sum / count,
-                mx, large, over / count);
-    sum_all += sum, count_all += count, over_all += over;
-    worst_mean = std::max(worst_mean, sum / count), worst_max = std::max(worst_max, mx);
-
     std::vector<float> a(n), b(n);
     cls_eval_transform_encoded(f.bytes, f.name, o, a.data(), DecodeMode::kExact);
     cls_eval_transform_encoded(f.bytes, f.name, o, b.data(), DecodeMode::kFast);
-    double esum = 0, eover = 0, emax = 0;
-    for (std::size_t i = 0; i < n; ++i) {
-      const double d = std::abs(double(a[i]) - double(b[i]));
-      esum += d, eover += d > large, emax = std::max(emax, d);
+    eval.add(a, b);
+    for (const auto& [what, st] : {std::pair<const char*, const Stat&>{"train", train}, {"eval", eval}}) {
+      std::printf("kFast vs kExact, %-5s %-22s mean |diff| %.4f  max %.3f  share > %.2f: %.5f\n", what, f.name.c_str(),
+                  st.mean(), st.max, large, st.share());
+      INFO(f.name << " " << what << ": mean |diff| " << st.mean() << ", max " << st.max << ", share over " << large << ": "
+                  << st.share());
+      REQUIRE(st.mean() < 0.04);
+      REQUIRE(st.share() < 0.001);
     }
-    INFO(f.name << " eval: mean |diff| " << esum / double(n) << ", max " << emax << ", share over " << large << ": "
-                << eover / double(n));
-    REQUIRE(esum / double(n) < 0.06);
-    REQUIRE(eover / double(n) < 0.01);
-    std::printf("kFast vs kExact, eval,  %-18s mean |diff| %.4f  max %.3f  share > %.2f: %.5f\n", f.name.c_str(),
-                esum / double(n), emax, large, eover / double(n));
   }
-  std::printf("kFast vs kExact, train, all: mean |diff| %.4f, share > %.2f: %.5f, worst per-file mean %.4f, max %.3f\n",
-              sum_all / count_all, large, over_all / count_all, worst_mean, worst_max);
-  REQUIRE(sum_all / count_all < 0.01);
+  REQUIRE(full_scale_crops > 100);
 }
 
-TEST_CASE("bad input: cut or corrupt JPEGs, regions outside the image, bad scales are ImageErrors", "[jpeg_region]") {
+TEST_CASE("bad input: cut or corrupt JPEGs and regions outside the image and bad scales are ImageErrors", "[jpeg_region]") {
   const ClsTransformOptions o = official_cls_transform(32);
   std::vector<float> out(std::size_t(32 * 32 * 3));
   for (Kind k : kinds()) {

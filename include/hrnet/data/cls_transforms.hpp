@@ -105,8 +105,14 @@ struct ClsTransformOptions {
 // Official options for crop size S: resize = int(S / 0.875).
 ClsTransformOptions official_cls_transform(std::int64_t size);
 
-// ToTensor + Normalize of an S x S image into out[S * S * 3] (HWC, as one image of an NHWC batch).
-void normalize_to(const Image& img, const ClsTransformOptions& o, float* out);
+// ToTensor + Normalize of an S x S image into out[S * S * 3] (HWC, as one image of an NHWC batch);
+// with mirror, of the horizontally flipped image (the same values as flip_horizontal first).
+void normalize_to(const Image& img, const ClsTransformOptions& o, float* out, bool mirror = false);
+
+// resize_bilinear_pil_box(src, top, left, height, width, S, S) then normalize_to(..., mirror) into
+// out[S * S * 3], without the intermediate Image (the same values).
+void resize_normalize_pil_box(const Image& src, double top, double left, double height, double width,
+                              const ClsTransformOptions& o, bool mirror, float* out);
 
 // The training transform of one image into out[S * S * 3]. Returns the crop and the flip it drew.
 struct TrainTransformDraw {

@@ -100,5 +100,8 @@ void write_file_atomic(const std::filesystem::path& file, std::span<const std::u
 
 // "libjpeg-turbo" (bit-exact with OpenCV), "libjpeg" (another libjpeg) or "stb_image".
 const char* jpeg_backend();
+// Its version where known at build time: libjpeg-turbo's LIBJPEG_TURBO_VERSION ("2.1.5"), libjpeg's
+// JPEG_LIB_VERSION ("62"); "" for stb_image.
+const char* jpeg_backend_version();
 
 }  // namespace hrnet::data
