@@ -17,10 +17,7 @@
 #include <memory>
 #include <string>
 
-#if defined(HRNET_IMAGE_LIBJPEG)
-#include <jerror.h>
-#include <jpeglib.h>
-#endif
+#include "libjpeg_decoder.hpp"  // empty without HRNET_IMAGE_LIBJPEG
 
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wunused-function"
@@ -134,108 +131,32 @@ Image decode_png(std::span<const std::uint8_t> b, const std::string& name) {
 }
 
 #if defined(HRNET_IMAGE_LIBJPEG)
-// libjpeg reports errors through error_exit, which must not return; we longjmp back to the stage
-// function that called libjpeg. jpeg_error_mgr comes first so libjpeg's pointer is ours.
-struct JpegErrorMgr {
-  jpeg_error_mgr pub;
-  std::jmp_buf jump;
-  char message[JMSG_LENGTH_MAX];
-};
-
-[[noreturn]] void on_jpeg_error(j_common_ptr c) {
-  auto* e = reinterpret_cast<JpegErrorMgr*>(c->err);
-  c->err->format_message(c, e->message);
-  std::longjmp(e->jump, 1);
-}
-
-// Warnings (level -1) mostly mean corrupt data that libjpeg papers over (grey blocks); those are
-// errors here. Two are about harmless metadata and are ignored, as OpenCV ignores all of them.
-void on_jpeg_message(j_common_ptr c, int level) {
-  if (level >= 0) return;
-  const int code = c->err->msg_code;
-  // Benign: odd Adobe/JFIF headers, and stray bytes between markers (some real COCO train images
-  // have them; the pixel data decodes completely, and cv2, which the official loader uses, accepts
-  // them). Every other warning means corrupt or missing pixel data.
-  if (code == JWRN_ADOBE_XFORM || code == JWRN_JFIF_MAJOR || code == JWRN_EXTRANEOUS_DATA) return;
-  on_jpeg_error(c);
-}
-
-void on_jpeg_output(j_common_ptr) {}
-
-void install(JpegErrorMgr& e, j_common_ptr c) {
-  c->err = jpeg_std_error(&e.pub);
-  e.pub.error_exit = on_jpeg_error;
-  e.pub.emit_message = on_jpeg_message;
-  e.pub.output_message = on_jpeg_output;
-  e.message[0] = '\0';
-}
-
-struct JpegDecoder {
-  jpeg_decompress_struct cinfo{};
-  JpegErrorMgr err{};
-  bool created = false;
-  JpegDecoder() = default;
-  JpegDecoder(const JpegDecoder&) = delete;
-  JpegDecoder& operator=(const JpegDecoder&) = delete;
-  ~JpegDecoder() {
-    if (created) jpeg_destroy_decompress(&cinfo);
-  }
-};
-
-// The stage functions below call setjmp and hold only trivially destructible locals, so a longjmp
-// out of libjpeg skips no destructor; everything with one lives in the caller.
-bool jpeg_header_stage(JpegDecoder& d, const unsigned char* data, unsigned long size) {
-  install(d.err, reinterpret_cast<j_common_ptr>(&d.cinfo));
-  if (setjmp(d.err.jump)) return false;
-  jpeg_create_decompress(&d.cinfo);
-  d.created = true;
-  jpeg_mem_src(&d.cinfo, data, size);
-  jpeg_read_header(&d.cinfo, TRUE);
-  return true;
-}
-
-bool jpeg_start_stage(JpegDecoder& d) {
-  if (setjmp(d.err.jump)) return false;
-  jpeg_start_decompress(&d.cinfo);
-  return true;
-}
-
-bool jpeg_scanlines_stage(JpegDecoder& d, unsigned char* out, std::size_t stride) {
-  if (setjmp(d.err.jump)) return false;
-  while (d.cinfo.output_scanline < d.cinfo.output_height) {
-    JSAMPROW row = out + std::size_t(d.cinfo.output_scanline) * stride;
-    if (jpeg_read_scanlines(&d.cinfo, &row, 1) != 1) return false;
-  }
-  jpeg_finish_decompress(&d.cinfo);
-  return true;
-}
-
-[[noreturn]] void jpeg_fail(const JpegDecoder& d, const std::string& name) {
-  const std::string msg = d.err.message[0] ? d.err.message : "decoding stopped early";
-  HRNET_THROW(data::ImageError, name << ": corrupt or truncated JPEG (libjpeg: " << msg << ")");
-}
+using jpeg_detail::JpegDecoder;
+using jpeg_detail::JpegErrorMgr;
 
 Image decode_jpeg(std::span<const std::uint8_t> b, const std::string& name) {
   JpegDecoder d;
-  if (!jpeg_header_stage(d, b.data(), static_cast<unsigned long>(b.size()))) jpeg_fail(d, name);
-  const J_COLOR_SPACE cs = d.cinfo.jpeg_color_space;
-  HRNET_CHECK(cs != JCS_CMYK && cs != JCS_YCCK, data::ImageError,
-              name << ": CMYK/YCCK JPEG is not supported (convert it to RGB)");
-  HRNET_CHECK(d.cinfo.num_components == 1 || d.cinfo.num_components == 3, data::ImageError,
-              name << ": JPEG with " << d.cinfo.num_components << " components is not supported");
+  if (!jpeg_detail::header_stage(d, b.data(), static_cast<unsigned long>(b.size()))) jpeg_detail::fail(d, name);
+  const bool cmyk = jpeg_detail::is_cmyk(d);
+  HRNET_CHECK(d.cinfo.num_components == 1 || d.cinfo.num_components == 3 || (d.cinfo.num_components == 4 && cmyk),
+              data::ImageError, name << ": JPEG with " << d.cinfo.num_components << " components is not supported");
   check_dimensions(d.cinfo.image_height, d.cinfo.image_width, name, "JPEG");
-  // OpenCV's settings (also libjpeg's defaults): accurate integer IDCT, fancy (triangle) upsampling.
-  d.cinfo.out_color_space = JCS_RGB;
-  d.cinfo.dct_method = JDCT_ISLOW;
-  d.cinfo.do_fancy_upsampling = TRUE;
-  d.cinfo.scale_num = 1;
-  d.cinfo.scale_denom = 1;
-  if (!jpeg_start_stage(d)) jpeg_fail(d, name);
-  HRNET_CHECK(d.cinfo.output_components == 3 && d.cinfo.output_width == d.cinfo.image_width &&
+  jpeg_detail::set_output(d, 8);
+  if (!jpeg_detail::start_stage(d)) jpeg_detail::fail(d, name);
+  HRNET_CHECK(d.cinfo.output_components == (cmyk ? 4 : 3) && d.cinfo.output_width == d.cinfo.image_width &&
                   d.cinfo.output_height == d.cinfo.image_height,
               data::ImageError, name << ": libjpeg produced an unexpected output format");
   Image img(d.cinfo.image_height, d.cinfo.image_width);
-  if (!jpeg_scanlines_stage(d, img.pixels.data(), std::size_t(img.width) * 3)) jpeg_fail(d, name);
+  if (!cmyk) {
+    if (!jpeg_detail::read_rows_stage(d, img.pixels.data(), std::size_t(img.width) * 3, d.cinfo.output_height))
+      jpeg_detail::fail(d, name);
+  } else {
+    std::vector<std::uint8_t> ink(std::size_t(img.height * img.width) * 4);
+    if (!jpeg_detail::read_rows_stage(d, ink.data(), std::size_t(img.width) * 4, d.cinfo.output_height))
+      jpeg_detail::fail(d, name);
+    jpeg_detail::cmyk_inverted_to_rgb(ink.data(), img.pixels.data(), std::size_t(img.height * img.width));
+  }
+  if (!jpeg_detail::finish_stage(d)) jpeg_detail::fail(d, name);
   return img;
 }
 
@@ -255,7 +176,7 @@ struct JpegEncoder {
 };
 
 bool jpeg_compress_stage(JpegEncoder& e, const Image& img, int quality) {
-  install(e.err, reinterpret_cast<j_common_ptr>(&e.cinfo));
+  jpeg_detail::install(e.err, reinterpret_cast<j_common_ptr>(&e.cinfo));
   if (setjmp(e.err.jump)) return false;
   jpeg_create_compress(&e.cinfo);
   e.created = true;
@@ -286,6 +207,7 @@ std::vector<std::uint8_t> encode_jpeg_impl(const Image& img, int quality) {
 // The frame header of a JPEG: what stb does not tell before decoding (components, CMYK).
 struct JpegFrame {
   int height = 0, width = 0, components = 0;
+  bool adobe = false;  // an APP14 "Adobe" segment (how stb tells CMYK from YCCK)
   bool has_eoi_after_scan = false;
 };
 
@@ -310,6 +232,7 @@ JpegFrame scan_jpeg_markers(std::span<const std::uint8_t> b, const std::string& 
       f.components = b[i + 7];
       frame = true;
     }
+    if (m == 0xEE && len >= 7 && std::memcmp(b.data() + i + 2, "Adobe", 5) == 0) f.adobe = true;
     if (m == 0xDA) {
       HRNET_CHECK(frame, data::ImageError, name << ": corrupt JPEG: scan before the frame header");
       for (std::size_t j = i + len; j + 1 < b.size(); ++j)
@@ -325,8 +248,13 @@ JpegFrame scan_jpeg_markers(std::span<const std::uint8_t> b, const std::string& 
 
 Image decode_jpeg(std::span<const std::uint8_t> b, const std::string& name) {
   const JpegFrame f = scan_jpeg_markers(b, name);
-  HRNET_CHECK(f.components != 4, data::ImageError, name << ": CMYK/YCCK JPEG is not supported (convert it to RGB)");
-  HRNET_CHECK(f.components == 1 || f.components == 3, data::ImageError,
+  // stb converts Adobe CMYK/YCCK itself: R = round(C * K / 255) on the stored (inverted) samples,
+  // which equals Pillow's K - round((255 - C) * K / 255) (a * b / 255 is never a half-integer); its
+  // IDCT and upsampling are not libjpeg's, though. Without the Adobe marker stb would read the four
+  // channels as YCbCr, so that case is refused.
+  HRNET_CHECK(f.components != 4 || f.adobe, data::ImageError,
+              name << ": 4-component JPEG without an Adobe marker is not supported by the stb_image backend");
+  HRNET_CHECK(f.components == 1 || f.components == 3 || f.components == 4, data::ImageError,
               name << ": JPEG with " << f.components << " components is not supported");
   check_dimensions(f.height, f.width, name, "JPEG");
   // stb fills missing data silently; a stream cut short has lost its end-of-image marker.
@@ -471,6 +399,18 @@ const char* jpeg_backend() {
   return "libjpeg";
 #else
   return "stb_image";
+#endif
+}
+
+#define HRNET_STRINGIFY_(x) #x
+#define HRNET_STRINGIFY(x) HRNET_STRINGIFY_(x)
+const char* jpeg_backend_version() {
+#if defined(HRNET_IMAGE_LIBJPEG) && defined(LIBJPEG_TURBO_VERSION)
+  return HRNET_STRINGIFY(LIBJPEG_TURBO_VERSION);
+#elif defined(HRNET_IMAGE_LIBJPEG)
+  return HRNET_STRINGIFY(JPEG_LIB_VERSION);
+#else
+  return "";
 #endif
 }
 

@@ -187,7 +187,87 @@ std::vector<std::uint8_t> synthetic_cls_file(const SyntheticClsOptions& o, bool 
   return encode_jpeg(img, o.jpeg_quality);
 }
 
+// Value noise: a lattice of random values every `period` pixels (`channels` per point), interpolated
+// bilinearly with a smoothstep; values in [-1, 1], row-major, `channels` per pixel.
+std::vector<float> value_noise(std::int64_t h, std::int64_t w, std::int64_t period, int channels, Rng& rng) {
+  const std::int64_t gh = h / period + 2, gw = w / period + 2;
+  std::vector<float> grid(static_cast<std::size_t>(gh * gw * channels));
+  for (auto& v : grid) v = static_cast<float>(rng.uniform(-1.0, 1.0));
+  std::vector<float> out(static_cast<std::size_t>(h * w * channels));
+  auto smooth = [](double t) { return t * t * (3 - 2 * t); };
+  for (std::int64_t y = 0; y < h; ++y) {
+    const std::int64_t gy = y / period;
+    const double ty = smooth(double(y % period) / double(period));
+    for (std::int64_t x = 0; x < w; ++x) {
+      const std::int64_t gx = x / period;
+      const double tx = smooth(double(x % period) / double(period));
+      const float* a = grid.data() + (gy * gw + gx) * channels;
+      const float* c = a + gw * channels;
+      for (int k = 0; k < channels; ++k)
+        out[static_cast<std::size_t>((y * w + x) * channels + k)] = static_cast<float>(
+            (a[k] * (1 - tx) + a[channels + k] * tx) * (1 - ty) + (c[k] * (1 - tx) + c[channels + k] * tx) * ty);
+    }
+  }
+  return out;
+}
+
 }  // namespace
+
+Image render_photo_like(std::int64_t height, std::int64_t width, std::uint64_t seed) {
+  HRNET_CHECK(height >= 1 && width >= 1 && height <= 4096 && width <= 4096, ValueError,
+              "render_photo_like: size " << height << "x" << width << " is not in 1..4096 per side");
+  Rng rng(seed * 0x9e3779b97f4a7c15ull + 0x70686f746full);
+  const std::size_t n = static_cast<std::size_t>(height * width);
+  // Large-scale structure: octaves of colour value noise, the period halving and the amplitude
+  // shrinking by `gain` each time; the channels share most of it (natural colours are correlated).
+  std::vector<double> acc(n * 3, 0.0);
+  double amp = 1.0, total = 0.0;
+  const double gain = rng.uniform(0.55, 0.7);
+  for (std::int64_t period = std::max<std::int64_t>(2, std::max(height, width) / 2); period >= 2; period /= 2, amp *= gain) {
+    const std::vector<float> v = value_noise(height, width, period, 3, rng);
+    for (std::size_t i = 0; i < n; ++i)
+      for (std::size_t c = 0; c < 3; ++c) acc[i * 3 + c] += amp * (0.7 * v[i * 3] + 0.3 * v[i * 3 + c]);
+    total += amp;
+  }
+  // Texture (foliage, fabric, gravel) over part of the picture: fine-grained noise at periods 2..9
+  // where a smooth mask is on, at `texture` levels.
+  const double cover = rng.uniform(0.4, 0.8), texture = rng.uniform(35.0, 60.0);
+  const std::vector<float> mask = value_noise(height, width, std::max<std::int64_t>(2, std::max(height, width) / 4), 1, rng);
+  std::vector<double> tex(n * 3, 0.0);
+  for (const auto& [period, a] : {std::pair<std::int64_t, double>{2, 0.6}, {3, 0.8}, {5, 1.0}, {9, 0.8}}) {
+    const std::vector<float> v = value_noise(height, width, period, 3, rng);
+    for (std::size_t i = 0; i < n; ++i)
+      for (std::size_t c = 0; c < 3; ++c) tex[i * 3 + c] += a * (0.8 * v[i * 3] + 0.2 * v[i * 3 + c]);
+  }
+  double base[3];
+  for (double& b : base) b = rng.uniform(100.0, 160.0);
+  const double contrast = rng.uniform(70.0, 110.0) / total;
+  Image img(height, width);
+  for (std::size_t i = 0; i < n; ++i) {
+    const double m = std::clamp(2.0 * mask[i] + cover, 0.0, 1.0) * texture;
+    for (std::size_t c = 0; c < 3; ++c)
+      img.pixels[i * 3 + c] = static_cast<std::uint8_t>(std::clamp(base[c] + contrast * acc[i * 3 + c] + m * tex[i * 3 + c], 0.0, 255.0));
+  }
+  // Objects: a few shapes with hard or soft (translucent) edges.
+  const int shapes = 3 + static_cast<int>(rng.below(5));
+  const double side = static_cast<double>(std::min(height, width));
+  for (int s = 0; s < shapes; ++s) {
+    const double cx = rng.uniform(0, double(width)), cy = rng.uniform(0, double(height));
+    const double r = rng.uniform(0.05, 0.25) * side;
+    const Rgb color = hsv(rng.uniform(0, 360), rng.uniform(0.1, 0.9), rng.uniform(0.15, 1.0));
+    const double alpha = rng.uniform() < 0.5 ? 1.0 : rng.uniform(0.3, 0.8);
+    switch (rng.below(3)) {
+      case 0: fill_circle(img, cx, cy, r, color, alpha); break;
+      case 1: fill_ellipse(img, cx, cy, r, r * rng.uniform(0.2, 0.8), rng.uniform(0, std::numbers::pi), color, alpha); break;
+      default: draw_line(img, cx - r, cy - r * rng.uniform(-1, 1), cx + r, cy + r, rng.uniform(1.0, 6.0), color, alpha); break;
+    }
+  }
+  // Sensor noise, Gaussian with a standard deviation of 3 to 5 levels.
+  const double sigma = rng.uniform(3.0, 5.0);
+  for (auto& p : img.pixels)
+    p = static_cast<std::uint8_t>(std::clamp(static_cast<int>(std::lround(double(p) + sigma * rng.normal())), 0, 255));
+  return img;
+}
 
 SyntheticClsSummary write_synthetic_cls(const fs::path& root, const SyntheticClsOptions& o) {
   check(o);

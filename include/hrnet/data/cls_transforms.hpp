@@ -83,6 +83,14 @@ CropBox center_crop_box(std::int64_t height, std::int64_t width, std::int64_t cr
 // PIL's Image.crop(box).resize((out_w, out_h), Image.BILINEAR), bit-exact. `region` must lie inside src.
 Image resize_bilinear_pil(const Image& src, const CropBox& region, std::int64_t out_h, std::int64_t out_w);
 
+// PIL's Image.resize((out_w, out_h), Image.BILINEAR, box=(left, top, left + width, top + height)): a
+// fractional source rectangle; the filter reads src's pixels around it, clipped to src's edges (not
+// to the box's). PIL keeps the box in float32, so this is bit-exact with Pillow when the four values
+// are exact in float32 (e.g. multiples of 1/8 below 2^20, which is what DCT-scaled regions give).
+// With the box (0, 0, W, H) of a crop it equals resize_bilinear_pil of that crop.
+Image resize_bilinear_pil_box(const Image& src, double top, double left, double height, double width, std::int64_t out_h,
+                              std::int64_t out_w);
+
 void flip_horizontal(Image& img);
 
 struct ClsTransformOptions {
@@ -97,8 +105,14 @@ struct ClsTransformOptions {
 // Official options for crop size S: resize = int(S / 0.875).
 ClsTransformOptions official_cls_transform(std::int64_t size);
 
-// ToTensor + Normalize of an S x S image into out[S * S * 3] (HWC, as one image of an NHWC batch).
-void normalize_to(const Image& img, const ClsTransformOptions& o, float* out);
+// ToTensor + Normalize of an S x S image into out[S * S * 3] (HWC, as one image of an NHWC batch);
+// with mirror, of the horizontally flipped image (the same values as flip_horizontal first).
+void normalize_to(const Image& img, const ClsTransformOptions& o, float* out, bool mirror = false);
+
+// resize_bilinear_pil_box(src, top, left, height, width, S, S) then normalize_to(..., mirror) into
+// out[S * S * 3], without the intermediate Image (the same values).
+void resize_normalize_pil_box(const Image& src, double top, double left, double height, double width,
+                              const ClsTransformOptions& o, bool mirror, float* out);
 
 // The training transform of one image into out[S * S * 3]. Returns the crop and the flip it drew.
 struct TrainTransformDraw {

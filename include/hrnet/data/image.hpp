@@ -8,10 +8,21 @@
 // bit-exact with cv2; otherwise through stb_image (close, not exact: see jpeg_backend()). PNG goes
 // through stb_image / stb_image_write.
 //
+// CMYK and YCCK JPEGs (4 components; ImageNet has a few, written by Photoshop) are converted as Pillow
+// converts them, which is what the classification reference sees (torchvision's ImageFolder does
+// Image.open(f).convert("RGB")): libjpeg decodes to CMYK (YCCK -> CMYK by libjpeg), the samples are
+// read as Adobe-inverted (Pillow's JPEG plugin assumes that for every 4-component JPEG), and
+//   R = (255 - K) - MULDIV255(C, 255 - K)   (likewise G from M, B from Y; C, M, Y, K the ink amounts)
+// with Pillow's rounding. With libjpeg-turbo this is bit-exact with Pillow (tests/data/test_jpeg_region.cpp
+// compares against it). cv2 converts CMYK differently; the HigherHRNet reference never meets CMYK.
+// With stb_image the formula is the same but the decoding is stb's (close, not exact), and a
+// 4-component JPEG without an Adobe marker is rejected.
+//
 // Errors are ImageError (an IoError) naming the file: missing, empty, not a regular file or over 1 GiB;
 // not a JPEG/PNG; truncated or corrupt data (libjpeg's corrupt-data warnings count as errors, unlike in
-// OpenCV, which decodes such files with grey blocks); CMYK/YCCK JPEG; dimensions over kMaxImageSide /
-// kMaxImagePixels. Every function is thread-safe (no shared mutable state).
+// OpenCV, which decodes such files with grey blocks); JPEGs with 2 or more than 4 components;
+// dimensions over kMaxImageSide / kMaxImagePixels. Every function is thread-safe (no shared mutable
+// state). Decoding only a region, at a reduced DCT scale: hrnet/data/jpeg_region.hpp.
 #pragma once
 #include <array>
 #include <cstdint>
@@ -91,5 +102,8 @@ void write_file_atomic(const std::filesystem::path& file, std::span<const std::u
 
 // "libjpeg-turbo" (bit-exact with OpenCV), "libjpeg" (another libjpeg) or "stb_image".
 const char* jpeg_backend();
+// Its version where known at build time: libjpeg-turbo's LIBJPEG_TURBO_VERSION ("2.1.5"), libjpeg's
+// JPEG_LIB_VERSION ("62"); "" for stb_image.
+const char* jpeg_backend_version();
 
 }  // namespace hrnet::data

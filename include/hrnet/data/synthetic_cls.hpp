@@ -45,6 +45,12 @@ struct SyntheticClsSummary {
   bool wrote_gray = false, wrote_cmyk = false;
 };
 
+// A photo-like picture for decoding benchmarks and tests (not a class of the dataset above): smooth
+// multi-octave value noise in colour (large soft regions with detail at every scale), a few shapes
+// with hard and soft edges, and fine sensor noise. At JPEG quality 90 a 500x375 one takes 2 to 3 bits
+// per pixel, in the range of ImageNet photos. Deterministic in (height, width, seed).
+Image render_photo_like(std::int64_t height, std::int64_t width, std::uint64_t seed);
+
 // Writes the dataset under root (folders created, files of the same names replaced).
 SyntheticClsSummary write_synthetic_cls(const std::filesystem::path& root, const SyntheticClsOptions& opt);
 
