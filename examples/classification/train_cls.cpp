@@ -52,6 +52,8 @@ void usage() {
       "  --lr_schedule step (default: the recipe's milestones) or cosine (per step, to 0 at the end)\n"
       "  --warmup_epochs N   linear warmup from 0.1 x lr over the first N epochs, per step (default 0)\n"
       "  --label_smoothing X cross-entropy label smoothing (default 0: both references' loss)\n"
+      "  --decode      exact (default: whole-image JPEG decodes, torchvision-exact pixels) or fast (official recipe's\n"
+      "                training: decode only the crop at a reduced DCT scale; same draws, pixels within a stated tolerance)\n"
       "  --device      cpu (default) or cuda (the first GPU; needs a CUDA build), both in fp32\n"
       "  --amp, --dist, --enbl_multi_gpu   mixed precision and multi-GPU data parallel training are not\n"
       "                implemented yet: each fails with a message saying so\n"
@@ -83,6 +85,7 @@ int main(int argc, char** argv) try {
     else if (a == "--label_smoothing") o.label_smoothing = args.number();
     else if (a == "--lr_schedule") o.lr_schedule = args.value();
     else if (a == "--warmup_epochs") o.warmup_epochs = args.number();
+    else if (a == "--decode") o.decode = args.value();
     else if (a == "--resume" || a == "--resume_training") o.resume = args.flag();
     else if (a == "--eval_only") o.eval_only = args.flag();
     else if (a == "--weights") o.weights = args.value();

@@ -301,6 +301,8 @@ ClsPlan plan_official(const ClsTrainOptions& opt) {
               opt.cfg.string() << ": MODEL.IMAGE_SIZE must be two equal sizes (the official transforms crop squares)");
   p.recipe.kind = ClsRecipeKind::kOfficial;
   p.recipe.official = data::official_cls_transform(size[0]);
+  HRNET_CHECK(opt.decode == "exact" || opt.decode == "fast", ValueError, "--decode must be exact or fast, got '" << opt.decode << "'");
+  p.recipe.decode = opt.decode == "fast" ? data::DecodeMode::kFast : data::DecodeMode::kExact;
   p.source = opt.cfg;
   p.tc = train::train_config(cfg);
   apply_schedule_options(p.tc.schedule, opt);

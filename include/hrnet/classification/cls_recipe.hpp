@@ -13,6 +13,7 @@
 
 #include "hrnet/classification/cls_dataset.hpp"
 #include "hrnet/core/rng.hpp"
+#include "hrnet/data/cls_decode_transforms.hpp"
 #include "hrnet/data/cls_transforms.hpp"
 #include "hrnet/data/tf_transforms.hpp"
 
@@ -24,6 +25,10 @@ struct ClsRecipe {
   ClsRecipeKind kind = ClsRecipeKind::kOfficial;
   data::ClsTransformOptions official;  // kOfficial
   data::TfTransformOptions tf;         // kTfPort
+  // kOfficial training: kExact decodes the whole image (torchvision-exact pixels), kFast decodes
+  // only the crop at a reduced DCT scale (hrnet/data/cls_decode_transforms.hpp; the same draws,
+  // pixels within a stated tolerance). Evaluation always decodes exactly.
+  data::DecodeMode decode = data::DecodeMode::kExact;
   std::int64_t size() const { return kind == ClsRecipeKind::kOfficial ? official.size : tf.size; }
   // One line for the log: what the train and eval transforms do.
   std::string describe() const;

@@ -41,6 +41,7 @@ struct ClsTrainOptions {
   std::optional<std::filesystem::path> weights;      // --weights FILE for eval_only
   std::string lr_schedule = "step";                  // step (the recipe's milestones) | cosine
   double warmup_epochs = 0;                          // linear warmup (0: none)
+  std::string decode = "exact";                      // official training decode: exact | fast
   std::optional<int> max_epochs;                 // overrides TRAIN.END_EPOCH (TF port: 100 epochs)
   std::string device = "cpu";                    // cpu | cuda
   std::optional<std::filesystem::path> output;   // default OUTPUT_DIR/<dataset>/<config name>
