@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <fstream>
 #include <functional>
+#include <thread>
 
 #include "hrnet/data/cls_decode_transforms.hpp"
 #include "hrnet/data/jpeg_region.hpp"
@@ -680,6 +681,32 @@ TEST_CASE("encoded transforms: kFast draws what kExact draws and its pixels are 
     }
   }
   REQUIRE(full_scale_crops > 100);
+}
+
+// The hot paths keep per-thread scratch buffers: threads running at once must get what one thread gets.
+TEST_CASE("encoded transforms: threads running at once give the sequential results", "[jpeg_region]") {
+  const ClsTransformOptions o = official_cls_transform(96);
+  std::vector<std::vector<std::uint8_t>> files;
+  for (int i = 0; i < 4; ++i) files.push_back(encode_jpeg(render_photo_like(300 + 211 * i, 400 + 97 * i, std::uint64_t(40 + i)), 90));
+  files.push_back(encode_png(render_photo_like(150, 120, 44)));
+  const std::size_t n = std::size_t(96 * 96 * 3);
+  constexpr int kThreads = 4, kPerThread = 24;
+  auto work = [&](int t, std::vector<float>& out) {
+    out.assign(n * kPerThread, 0.f);
+    for (int k = 0; k < kPerThread; ++k) {
+      const auto& f = files[std::size_t(t + k) % files.size()];
+      Rng rng(std::uint64_t(t * 1000 + k));
+      const DecodeMode mode = k % 3 == 0 ? DecodeMode::kExact : DecodeMode::kFast;
+      if (k % 2) cls_train_transform_encoded(f, "f", o, rng, out.data() + std::size_t(k) * n, mode);
+      else cls_eval_transform_encoded(f, "f", o, out.data() + std::size_t(k) * n, mode);
+    }
+  };
+  std::vector<std::vector<float>> sequential(kThreads), parallel(kThreads);
+  for (int t = 0; t < kThreads; ++t) work(t, sequential[std::size_t(t)]);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) threads.emplace_back(work, t, std::ref(parallel[std::size_t(t)]));
+  for (auto& th : threads) th.join();
+  for (int t = 0; t < kThreads; ++t) REQUIRE(parallel[std::size_t(t)] == sequential[std::size_t(t)]);
 }
 
 TEST_CASE("bad input: cut or corrupt JPEGs and regions outside the image and bad scales are ImageErrors", "[jpeg_region]") {
