@@ -97,9 +97,12 @@ class Args {
     return x;
   }
   // A switch: `--flag=...` is an error.
+  // A switch: "--x" is true; "--x=true|True|1" and "--x=false|False|0" as absl/TF flags take them.
   bool flag() const {
-    if (has_value_) throw ValueError(typed_ + " takes no value");
-    return true;
+    if (!has_value_) return true;
+    if (value_ == "true" || value_ == "True" || value_ == "1") return true;
+    if (value_ == "false" || value_ == "False" || value_ == "0") return false;
+    throw ValueError(typed_ + " is a switch: give no value, or true / false");
   }
   [[noreturn]] void unknown() const {
     if (typed_.rfind('-', 0) == 0) throw ValueError("unknown option '" + typed_ + "' (see --help)");

@@ -41,17 +41,22 @@ options:
   -h, --help           show this help
 Options may also be spelt in kebab-case (--val-images); --out is accepted for --output.
 
-usage: make_synthetic cls --output DIR --format folder --classes K --images N [options]
+usage: make_synthetic cls --output DIR --format folder|tfrecord --classes K --images N [options]
 
 Writes a synthetic image classification dataset in torchvision ImageFolder layout (train_cls --datadir DIR):
   DIR/train/class_00/000000.jpg ...        N training images per class
   DIR/val/class_00/...                     M validation images per class
+or as TFRecord shards in the layout of inception's build_imagenet_data.py (train_cls --data_path DIR):
+  DIR/train-00000-of-00002 ...             image/encoded, image/class/label = class + 1, boxes, ...
+  DIR/validation-00000-of-00001
 Class c: stripes of its own hue and angle plus shapes of its own kind (circle, square, triangle,
 ellipse), images of varied sizes; one training image is a grayscale JPEG and one a CMYK JPEG.
 
 options:
   --output DIR         output folder (created; files of the same names are replaced)
-  --format folder      the layout (folder: ImageFolder; TFRecord shards are not implemented yet)
+  --format F           folder (ImageFolder, the default) or tfrecord (shuffled TFRecord shards)
+  --train_shards S     tfrecord: number of training shards (default 2)
+  --val_shards S       tfrecord: number of validation shards (default 1)
   --classes K          number of classes (1..1000)
   --images N           training images per class (>= 1)
   --val_images M       validation images per class (default: ceil(N / 4))
@@ -82,6 +87,7 @@ int make_cls(int argc, char** argv) {
   std::optional<std::filesystem::path> out;
   std::optional<int> images, val_images, classes;
   std::string format = "folder";
+  int train_shards = 2, val_shards = 1;
   cli::Args args(argc, argv);
   while (args.next()) {
     const std::string& a = args.key();
@@ -107,14 +113,17 @@ int make_cls(int argc, char** argv) {
       opt.min_side = parse_number<int>(args.typed(), args.value());
     } else if (a == "--max_size") {
       opt.max_side = parse_number<int>(args.typed(), args.value());
+    } else if (a == "--train_shards") {
+      train_shards = parse_number<int>(args.typed(), args.value());
+    } else if (a == "--val_shards") {
+      val_shards = parse_number<int>(args.typed(), args.value());
     } else if (a == "--quality") {
       opt.jpeg_quality = parse_number<int>(args.typed(), args.value());
     } else {
       args.unknown();
     }
   }
-  if (format == "tfrecord") throw UsageError{"--format tfrecord is not implemented yet (use --format folder)"};
-  if (format != "folder") throw UsageError{"--format must be folder (or tfrecord, not implemented yet), got '" + format + "'"};
+  if (format != "folder" && format != "tfrecord") throw UsageError{"--format must be folder or tfrecord, got '" + format + "'"};
   if (!out) throw UsageError{"--output DIR is required"};
   if (!classes) throw UsageError{"--classes K is required"};
   if (!images) throw UsageError{"--images N is required"};
@@ -122,10 +131,13 @@ int make_cls(int argc, char** argv) {
   opt.images = *images;
   opt.val_images = val_images ? *val_images : int((std::int64_t(*images) + 3) / 4);
   const auto t0 = std::chrono::steady_clock::now();
-  const data::SyntheticClsSummary s = data::write_synthetic_cls(*out, opt);
+  const data::SyntheticClsSummary s = format == "folder" ? data::write_synthetic_cls(*out, opt)
+                                                         : data::write_synthetic_cls_tfrecord(*out, opt, train_shards, val_shards);
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  std::printf("make_synthetic: wrote %d train + %d val images of %d classes to %s in %.2f s%s%s\n", s.train_images,
-              s.val_images, opt.classes, out->string().c_str(), secs, s.wrote_gray ? " (one grayscale JPEG" : "",
+  std::printf("make_synthetic: wrote %d train + %d val images of %d classes to %s%s in %.2f s%s%s\n", s.train_images,
+              s.val_images, opt.classes, out->string().c_str(),
+              format == "tfrecord" ? (" as " + std::to_string(train_shards) + " + " + std::to_string(val_shards) + " TFRecord shards").c_str() : "",
+              secs, s.wrote_gray ? " (one grayscale JPEG" : "",
               s.wrote_gray ? (s.wrote_cmyk ? ", one CMYK JPEG)" : ")") : "");
   return 0;
 }

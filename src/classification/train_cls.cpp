@@ -27,24 +27,25 @@ auto on_device(const auto& t) {
   else return to_cuda(t);
 }
 
-// Reads and transforms the samples `indices` of `folder` into a batch; unreadable images are
-// skipped with a warning naming them.
+// Reads and transforms the samples `indices` of `data` into a batch; an unreadable sample is
+// skipped with a warning naming it (the file, or the shard and byte offset).
 template <class Transform>
-std::optional<ClsBatch> make_batch(const data::ImageFolder& folder, std::span<const std::int64_t> indices, std::int64_t size,
+std::optional<ClsBatch> make_batch(const ClsDataset& data, std::span<const std::int64_t> indices, std::int64_t size,
                                    std::vector<std::string>& warnings, Transform&& transform) {
   const std::int64_t per_image = size * size * 3;
   std::vector<float> pixels(static_cast<std::size_t>(per_image) * indices.size());
   std::vector<std::int64_t> labels, kept;
   for (const std::int64_t j : indices) {
-    const data::ImageFolderSample& s = folder[static_cast<std::size_t>(j)];
     try {
-      const data::Image img = data::read_image(s.path);
-      transform(img, j, pixels.data() + static_cast<std::ptrdiff_t>(kept.size()) * per_image);
+      const ClsSample s = data.read(j);
+      transform(s, j, pixels.data() + static_cast<std::ptrdiff_t>(kept.size()) * per_image);
       labels.push_back(s.label);
       kept.push_back(j);
     } catch (const Error& e) {
+      const std::string what = e.what(), where = data.where(j);
       std::ostringstream w;
-      w << "warning: skipping " << s.path.string() << ": " << e.what();
+      // record errors already start with the shard and offset; file errors may not name the file
+      w << "warning: skipping " << (what.find(where) == std::string::npos ? where + ": " : std::string()) << what;
       warnings.push_back(w.str());
     }
   }
@@ -87,10 +88,10 @@ std::string EvalResult::text() const {
 }
 
 template <Device D>
-EvalResult evaluate_folder(models::ClsHighResolutionNet<float, D>& model, const data::ImageFolder& folder,
-                           const data::ClsTransformOptions& transform, int batch, int workers, double label_smoothing) {
+EvalResult evaluate_dataset(models::ClsHighResolutionNet<float, D>& model, const ClsDataset& data, const ClsRecipe& recipe,
+                            int batch, int workers, double label_smoothing) {
   HRNET_CHECK(batch > 0, ValueError, "evaluation batch size must be positive, got " << batch);
-  const auto n = static_cast<std::int64_t>(folder.size());
+  const auto n = data.size();
   std::vector<std::int64_t> order(static_cast<std::size_t>(n));
   for (std::int64_t i = 0; i < n; ++i) order[static_cast<std::size_t>(i)] = i;
   struct Item {
@@ -101,9 +102,9 @@ EvalResult evaluate_folder(models::ClsHighResolutionNet<float, D>& model, const 
   auto produce = [&](std::int64_t step) {
     Item it;
     const std::int64_t lo = step * batch, hi = std::min(n, lo + batch);
-    it.batch = make_batch(folder, std::span<const std::int64_t>(order.data() + lo, static_cast<std::size_t>(hi - lo)),
-                          transform.size, it.warnings,
-                          [&](const data::Image& img, std::int64_t, float* out) { data::cls_eval_transform(img, transform, out); });
+    it.batch = make_batch(data, std::span<const std::int64_t>(order.data() + lo, static_cast<std::size_t>(hi - lo)),
+                          recipe.size(), it.warnings,
+                          [&](const ClsSample& s, std::int64_t, float* out) { cls_recipe_eval(recipe, s, out); });
     return it;
   };
   data::PrefetchLoader<Item> loader(steps, produce, workers, std::max(2, 2 * workers));
@@ -131,62 +132,36 @@ EvalResult evaluate_folder(models::ClsHighResolutionNet<float, D>& model, const 
     r.images += b.size();
   }
   model.train(was_training);
-  HRNET_CHECK(r.images > 0, IoError, "validation folder " << folder.root().string() << ": no image could be read");
+  HRNET_CHECK(r.images > 0, IoError, "validation data " << data.root().string() << ": no image could be read");
   r.loss = loss_sum / static_cast<double>(r.images);
   r.top1 = 100.0 * static_cast<double>(top1) / static_cast<double>(r.images);
   r.top5 = 100.0 * static_cast<double>(top5) / static_cast<double>(r.images);
   return r;
 }
 
-namespace {
-
-models::ClsNetConfig net_config(const models::ExperimentConfig& cfg) {
-  models::ClsNetConfig c = models::cls_net_config(cfg);
-  c.num_classes = cfg.get_int("MODEL.NUM_CLASSES");
-  HRNET_CHECK(c.num_classes > 0, models::ConfigError, cfg.path().string() << ": MODEL.NUM_CLASSES must be positive");
-  return c;
-}
-
-data::ClsTransformOptions transform_options(const models::ExperimentConfig& cfg) {
-  const auto size = cfg.get_int_list("MODEL.IMAGE_SIZE");
-  HRNET_CHECK(size.size() == 2 && size[0] == size[1], models::ConfigError,
-              cfg.path().string() << ": MODEL.IMAGE_SIZE must be two equal sizes (the official transforms crop squares)");
-  return data::official_cls_transform(size[0]);
-}
-
-void check_labels(const data::ImageFolder& f, std::int64_t num_classes, const fs::path& cfg) {
-  HRNET_CHECK(static_cast<std::int64_t>(f.classes().size()) <= num_classes, IoError,
-              f.root().string() << " has " << f.classes().size() << " class folders but the model of " << cfg.string()
-                                << " has " << num_classes << " logits (MODEL.NUM_CLASSES)");
-}
-
-}  // namespace
-
 template <Device D>
 struct ClsTrainTask<D>::Impl {
-  models::ExperimentConfig cfg;
   ClsTaskOptions options;
-  data::ImageFolder train, val;
-  data::ClsTransformOptions transform;
-  int val_batch, workers;
+  std::unique_ptr<ClsDataset> train, val;
   models::ClsHighResolutionNet<float, D> model;
 
-  Impl(const models::ExperimentConfig& c, ClsTaskOptions o)
-      : cfg(c), options(o), train(fs::path(c.get_string("DATASET.ROOT")) / c.get_string("DATASET.TRAIN_SET")),
-        val(fs::path(c.get_string("DATASET.ROOT")) / c.get_string("DATASET.TEST_SET")), transform(transform_options(c)),
-        val_batch(c.get_int("TEST.BATCH_SIZE_PER_GPU")), workers(c.get_int("WORKERS")), model(net_config(c)) {
-    const std::int64_t K = c.get_int("MODEL.NUM_CLASSES");
-    check_labels(train, K, c.path());
-    check_labels(val, K, c.path());
-    HRNET_CHECK(train.classes() == val.classes(), IoError,
-                train.root().string() << " and " << val.root().string()
-                                      << " have different class folders (the labels would not correspond)");
+  Impl(const models::ClsNetConfig& net, const std::string& source, std::unique_ptr<ClsDataset> t, std::unique_ptr<ClsDataset> v,
+       ClsTaskOptions o)
+      : options(std::move(o)), train(std::move(t)), val(std::move(v)), model(net) {
+    HRNET_CHECK(train && val, ValueError, "ClsTrainTask needs a training and a validation dataset");
+    train->check_labels(net.num_classes, source);
+    val->check_labels(net.num_classes, source);
+    const auto a = train->class_names(), b = val->class_names();
+    HRNET_CHECK(a.empty() || b.empty() || a == b, IoError,
+                train->root().string() << " and " << val->root().string()
+                                       << " have different class folders (the labels would not correspond)");
   }
 };
 
 template <Device D>
-ClsTrainTask<D>::ClsTrainTask(const models::ExperimentConfig& cfg, ClsTaskOptions options)
-    : impl_(std::make_unique<Impl>(cfg, options)) {}
+ClsTrainTask<D>::ClsTrainTask(const models::ClsNetConfig& net, std::string model_source, std::unique_ptr<ClsDataset> train,
+                              std::unique_ptr<ClsDataset> val, ClsTaskOptions options)
+    : impl_(std::make_unique<Impl>(net, model_source, std::move(train), std::move(val), std::move(options))) {}
 template <Device D>
 ClsTrainTask<D>::~ClsTrainTask() = default;
 
@@ -199,23 +174,20 @@ models::ClsHighResolutionNet<float, D>& ClsTrainTask<D>::network() {
   return impl_->model;
 }
 template <Device D>
-const data::ImageFolder& ClsTrainTask<D>::train_folder() const {
-  return impl_->train;
+const ClsDataset& ClsTrainTask<D>::train_data() const {
+  return *impl_->train;
 }
 template <Device D>
-const data::ImageFolder& ClsTrainTask<D>::val_folder() const {
-  return impl_->val;
+const ClsDataset& ClsTrainTask<D>::val_data() const {
+  return *impl_->val;
 }
 template <Device D>
 std::int64_t ClsTrainTask<D>::num_samples() const {
-  return static_cast<std::int64_t>(impl_->train.size());
+  return impl_->train->size();
 }
 template <Device D>
 std::string ClsTrainTask<D>::describe_data() const {
-  std::ostringstream s;
-  s << impl_->train.size() << " training images of " << impl_->train.classes().size() << " classes in "
-    << impl_->train.root().string() << ", " << impl_->val.size() << " validation images in " << impl_->val.root().string();
-  return s.str();
+  return "training: " + impl_->train->describe() + "; validation: " + impl_->val->describe();
 }
 template <Device D>
 void ClsTrainTask<D>::init_model(Rng& rng, std::ostream&) {
@@ -225,10 +197,10 @@ void ClsTrainTask<D>::init_model(Rng& rng, std::ostream&) {
 template <Device D>
 std::optional<ClsBatch> ClsTrainTask<D>::load_batch(std::span<const std::int64_t> indices, const train::SampleSeeds& seeds,
                                                      std::vector<std::string>& warnings) const {
-  const data::ClsTransformOptions& t = impl_->transform;
-  return make_batch(impl_->train, indices, t.size, warnings, [&](const data::Image& img, std::int64_t j, float* out) {
+  const ClsRecipe& recipe = impl_->options.recipe;
+  return make_batch(*impl_->train, indices, recipe.size(), warnings, [&](const ClsSample& s, std::int64_t j, float* out) {
     Rng rng = seeds.rng_for(j);
-    data::cls_train_transform(img, t, rng, out);
+    cls_recipe_train(recipe, s, rng, out);
   });
 }
 
@@ -243,47 +215,70 @@ train::StepLoss<D> ClsTrainTask<D>::step_loss(const ClsBatch& b) {
 template <Device D>
 train::ValidationReport ClsTrainTask<D>::validate(std::int64_t epoch) {
   Impl& m = *impl_;
-  const EvalResult e = evaluate_folder(m.model, m.val, m.transform, m.val_batch, m.workers, m.options.label_smoothing);
+  const EvalResult e = evaluate_dataset(m.model, *m.val, m.options.recipe, m.options.val_batch, m.options.workers,
+                                        m.options.label_smoothing);
   train::ValidationReport r;
   r.metric = e.top1;
   std::ostringstream text;
   for (const auto& w : e.warnings) text << w << "\n";
-  text << "=> validation after epoch " << epoch << " on " << m.val.root().string() << ":\n" << e.text();
+  text << "=> validation after epoch " << epoch << " on " << m.val->root().string() << ":\n" << e.text();
   r.text = text.str();
   r.scalars = {{"val/loss", e.loss}, {"val/top1", e.top1}, {"val/top5", e.top5}};
   return r;
 }
 
 template class ClsTrainTask<CPU>;
-template EvalResult evaluate_folder<CPU>(models::ClsHighResolutionNet<float, CPU>&, const data::ImageFolder&,
-                                         const data::ClsTransformOptions&, int, int, double);
+template EvalResult evaluate_dataset<CPU>(models::ClsHighResolutionNet<float, CPU>&, const ClsDataset&, const ClsRecipe&, int,
+                                          int, double);
 #ifdef HRNET_WITH_CUDA
 template class ClsTrainTask<CUDA>;
-template EvalResult evaluate_folder<CUDA>(models::ClsHighResolutionNet<float, CUDA>&, const data::ImageFolder&,
-                                          const data::ClsTransformOptions&, int, int, double);
+template EvalResult evaluate_dataset<CUDA>(models::ClsHighResolutionNet<float, CUDA>&, const ClsDataset&, const ClsRecipe&,
+                                           int, int, double);
 #endif
 
 fs::path resolve_cls_data_root(const fs::path& datadir, const std::string& dataset, const std::string& train_set,
                                const std::string& test_set) {
+  if (has_tfrecord_shards(datadir, ClsSplit::kTrain) || has_tfrecord_shards(datadir, ClsSplit::kVal)) return datadir;
   if (fs::is_directory(datadir / train_set) && fs::is_directory(datadir / test_set)) return datadir;
   const fs::path official = datadir / dataset / "images";
   HRNET_CHECK(fs::is_directory(official / train_set) || fs::is_directory(official / test_set), IoError,
               "--datadir " << datadir.string() << ": neither " << (datadir / train_set).string() << " + "
                            << (datadir / test_set).string() << " nor " << (official / train_set).string() << " + "
-                           << (official / test_set).string() << " exist");
+                           << (official / test_set).string() << " exist, nor TFRecord shards train-*-of-* / validation-*-of-*");
   return official;
 }
 
 namespace {
 
-template <Device D>
-ClsTrainResult train_cls_on(const ClsTrainOptions& opt) {
-  std::ostream& out = opt.out ? *opt.out : std::cout;
+// What either command line resolves to: the model, the data, the recipe and the training config.
+struct ClsPlan {
+  models::ClsNetConfig net;
+  fs::path source;       // the experiment file
+  fs::path data_root;    // folder of the split folders or of the shards
+  std::string train_set = "train", test_set = "val";
+  LabelBase labels = LabelBase::kZero;
+  ClsRecipe recipe;
+  train::TrainConfig tc;
+  int val_batch = 32;
+  std::string resolved;  // the configuration as read, for the log
+  std::string labels_note;
+};
+
+void apply_schedule_options(train::ScheduleConfig& s, const ClsTrainOptions& opt) {
+  HRNET_CHECK(opt.lr_schedule == "step" || opt.lr_schedule == "cosine", ValueError,
+              "--lr_schedule must be step or cosine, got '" << opt.lr_schedule << "'");
+  if (opt.lr_schedule == "cosine") s.kind = train::ScheduleConfig::Kind::kCosine;
+  HRNET_CHECK(opt.warmup_epochs >= 0, ValueError, "--warmup_epochs must be >= 0, got " << opt.warmup_epochs);
+  s.warmup_epochs = opt.warmup_epochs;
+}
+
+// HRNet-Image-Classification: --cfg YAML --datadir DIR
+ClsPlan plan_official(const ClsTrainOptions& opt) {
   models::ExperimentConfig cfg = models::load_experiment_config(opt.cfg);
   HRNET_CHECK(cfg.family() == models::ConfigFamily::Classification && cfg.format() == models::ConfigFormat::OfficialYaml,
               models::ConfigError,
-              opt.cfg.string() << ": train_cls --cfg needs an official classification YAML (MODEL.NAME cls_hrnet); the TF "
-                                  "port's .cfg files (--net_cfg) are not supported yet");
+              opt.cfg.string() << ": train_cls --cfg needs an official classification YAML (MODEL.NAME cls_hrnet); "
+                                  "for the TF port's .cfg files use --net_cfg FILE --data_path DIR");
   if (opt.max_epochs) cfg.set("TRAIN.END_EPOCH", std::to_string(*opt.max_epochs));
   if (opt.workers) cfg.set("WORKERS", std::to_string(*opt.workers));
   if (opt.print_freq) cfg.set("PRINT_FREQ", std::to_string(*opt.print_freq));
@@ -293,41 +288,146 @@ ClsTrainResult train_cls_on(const ClsTrainOptions& opt) {
   const fs::path datadir = opt.datadir ? *opt.datadir : fs::path(cfg.get_string("DATA_DIR"));
   HRNET_CHECK(!datadir.empty(), models::ConfigError,
               opt.cfg.string() << ": DATA_DIR is empty; pass --datadir DIR (DIR/imagenet/images/{train,val} or DIR/{train,val})");
-  cfg.set("DATASET.ROOT", resolve_cls_data_root(datadir, cfg.get_string("DATASET.DATASET"), cfg.get_string("DATASET.TRAIN_SET"),
-                                                cfg.get_string("DATASET.TEST_SET"))
-                              .string());
-  const train::TrainConfig tc = train::train_config(cfg);
+  ClsPlan p;
+  p.train_set = cfg.get_string("DATASET.TRAIN_SET");
+  p.test_set = cfg.get_string("DATASET.TEST_SET");
+  p.data_root = resolve_cls_data_root(datadir, cfg.get_string("DATASET.DATASET"), p.train_set, p.test_set);
+  cfg.set("DATASET.ROOT", p.data_root.string());
+  p.net = models::cls_net_config(cfg);
+  p.net.num_classes = cfg.get_int("MODEL.NUM_CLASSES");
+  HRNET_CHECK(p.net.num_classes > 0, models::ConfigError, opt.cfg.string() << ": MODEL.NUM_CLASSES must be positive");
+  const auto size = cfg.get_int_list("MODEL.IMAGE_SIZE");
+  HRNET_CHECK(size.size() == 2 && size[0] == size[1], models::ConfigError,
+              opt.cfg.string() << ": MODEL.IMAGE_SIZE must be two equal sizes (the official transforms crop squares)");
+  p.recipe.kind = ClsRecipeKind::kOfficial;
+  p.recipe.official = data::official_cls_transform(size[0]);
+  p.source = opt.cfg;
+  p.tc = train::train_config(cfg);
+  apply_schedule_options(p.tc.schedule, opt);
+  p.val_batch = cfg.get_int("TEST.BATCH_SIZE_PER_GPU");
+  p.labels = LabelBase::kZero;
+  p.labels_note = "labels: the sorted class-folder index, or a TFRecord's image/class/label - 1, into " +
+                  std::to_string(p.net.num_classes) + " logits (the official code)";
+  p.resolved = cfg.dump();
+  return p;
+}
 
-  if (opt.test_model) {  // tools/valid.py: the weights on the whole validation folder
-    const data::ImageFolder val(fs::path(cfg.get_string("DATASET.ROOT")) / cfg.get_string("DATASET.TEST_SET"));
-    check_labels(val, cfg.get_int("MODEL.NUM_CLASSES"), opt.cfg);
-    models::ClsHighResolutionNet<float, D> model(net_config(cfg));
-    train::load_weights(model, *opt.test_model);  // strict: throws naming the keys that do not fit
-    out << "=> loaded weights from " << opt.test_model->string() << "\n";
-    const EvalResult e = evaluate_folder(model, val, transform_options(cfg), cfg.get_int("TEST.BATCH_SIZE_PER_GPU"),
-                                         tc.workers, opt.label_smoothing);
-    for (const auto& w : e.warnings) out << w << "\n";
-    out << "=> " << val.size() << " images of " << val.classes().size() << " classes in " << val.root().string() << "\n"
-        << e.text();
+// tf-hrnet: --net_cfg CFG --data_path DIR
+ClsPlan plan_tf_port(const ClsTrainOptions& opt, std::int64_t world) {
+  models::ExperimentConfig cfg = models::load_experiment_config(opt.net_cfg);
+  HRNET_CHECK(cfg.format() == models::ConfigFormat::TfIni, models::ConfigError,
+              opt.net_cfg.string() << ": --net_cfg needs one of the TF port's INI .cfg files (configs/imagenet/w30_s4.cfg); "
+                                      "for official YAMLs use --cfg FILE --datadir DIR");
+  ClsPlan p;
+  p.source = opt.net_cfg;
+  p.net = models::cls_net_config(cfg);  // HEAD.cls_num logits (1001)
+  p.data_root = opt.data_path ? *opt.data_path : fs::path("./data/tfrecord");  // the port's default
+  p.recipe.kind = ClsRecipeKind::kTfPort;
+  // 224 and 256 in the port; COMMON.image_size (our extension) scales both
+  p.recipe.tf.size = p.net.image_height;
+  p.recipe.tf.resize = p.net.image_height * 256 / 224;
+  p.labels = LabelBase::kOne;
+  p.labels_note = "labels: a TFRecord's image/class/label as stored (1..1000; 0 is background), or the class-folder index + 1, "
+                  "into " + std::to_string(p.net.num_classes) + " logits (the TF port)";
+  train::TrainConfig& tc = p.tc;
+  tc.file = opt.net_cfg;
+  tc.begin_epoch = 0;
+  tc.end_epoch = opt.max_epochs.value_or(100);  // int(nb_smpls_train * 100 / global batch) iterations
+  tc.batch = opt.batch_size.value_or(32);
+  tc.workers = opt.workers.value_or(8);  // --nb_threads
+  tc.print_freq = std::max(1, opt.print_freq.value_or(cfg.get_int("COMMON.summary_step")));
+  tc.shuffle = true;
+  tc.default_output = fs::path("output") / "tf-hrnet" / opt.net_cfg.stem();
+  tc.optimizer.name = "sgd";  // tf.train.MomentumOptimizer: plain momentum, not Nesterov
+  // lr_rate_init scaled by the global batch / 256; weight_l2_scale * sum(l2_loss(v)) over all
+  // trainable variables has the gradient weight_l2_scale * v: SGD weight decay on every parameter
+  tc.optimizer.lr = cfg.get_double("COMMON.lr_rate_init") * static_cast<double>(tc.batch * world) / 256.0;
+  tc.optimizer.momentum = cfg.get_double("COMMON.momentum");
+  tc.optimizer.weight_decay = cfg.get_double("NET.weight_l2_scale");
+  tc.optimizer.nesterov = false;
+  tc.schedule.base_lr = tc.optimizer.lr;
+  tc.schedule.factor = 0.1;
+  tc.schedule.unit = train::ScheduleConfig::Unit::kStep;  // milestones set once the dataset size is known
+  apply_schedule_options(tc.schedule, opt);
+  HRNET_CHECK(tc.batch > 0 && tc.workers >= 0, ValueError, "--batch_size must be positive and --workers >= 0");
+  p.val_batch = opt.batch_size_eval.value_or(32);
+  p.resolved = cfg.dump();
+  return p;
+}
+
+// piecewise_constant boundaries int(nb_smpls_train / global_batch * {30, 60, 90}) on global_step,
+// with nb_smpls_train the number of training records here (1281167 on ImageNet)
+void tf_port_milestones(train::ScheduleConfig& s, std::int64_t samples, std::int64_t global_batch) {
+  s.milestones.clear();
+  for (const int e : {30, 60, 90})
+    s.milestones.push_back(static_cast<std::int64_t>(static_cast<double>(samples) / static_cast<double>(global_batch) * e) + 1);
+}
+
+EvalResult print_eval(const EvalResult& e, const ClsDataset& val, std::ostream& out) {
+  for (const auto& w : e.warnings) out << w << "\n";
+  out << "=> " << val.describe() << "\n" << e.text();
+  return e;
+}
+
+template <Device D>
+ClsTrainResult train_cls_on(const ClsTrainOptions& opt) {
+  std::ostream& out = opt.out ? *opt.out : std::cout;
+  const bool tf_port = !opt.net_cfg.empty();
+  ClsPlan p = tf_port ? plan_tf_port(opt, 1) : plan_official(opt);
+  const std::string source = p.source.string();
+
+  auto open_val = [&] {
+    auto v = open_cls_dataset(p.data_root, ClsSplit::kVal, p.test_set, p.labels);
+    v->check_labels(p.net.num_classes, source);
+    return v;
+  };
+  auto evaluate_file = [&](const fs::path& weights) {
+    const auto val = open_val();
+    models::ClsHighResolutionNet<float, D> model(p.net);
+    train::load_weights(model, weights);  // strict: throws naming the keys that do not fit
+    out << "=> loaded weights from " << weights.string() << "\n=> " << p.recipe.describe() << "\n=> " << p.labels_note << "\n";
+    const EvalResult e =
+        print_eval(evaluate_dataset(model, *val, p.recipe, p.val_batch, p.tc.workers, opt.label_smoothing), *val, out);
     ClsTrainResult r;
     r.evaluated = true;
     r.loss = e.loss, r.top1 = e.top1, r.top5 = e.top5, r.images = e.images;
     r.skipped_images = e.skipped;
     return r;
+  };
+  const fs::path output = opt.output ? *opt.output : p.tc.default_output;
+  if (opt.test_model) return evaluate_file(*opt.test_model);  // tools/valid.py
+  if (opt.eval_only) {  // the TF port's --eval_only: the latest checkpoint (or --weights), exactly over every image
+    const fs::path weights = opt.weights ? *opt.weights : output / "checkpoint.safetensors";
+    HRNET_CHECK(fs::exists(weights), IoError,
+                "--eval_only: no checkpoint " << weights.string() << " (train first, or name the weights with --weights FILE)");
+    return evaluate_file(weights);
   }
 
-  // TRAIN.RESUME (true in the official yamls) resumes when the output folder has a checkpoint
-  const train::RunDir run =
-      train::open_run_dir(opt.output ? *opt.output : tc.default_output,
-                          {.requested = opt.resume, .automatic = tc.resume || tc.auto_resume, .checkpoint = tc.checkpoint});
-  out << "=> config " << opt.cfg.string() << " (resolved)\n" << cfg.dump();
+  // the official yamls' TRAIN.RESUME: true resumes an existing checkpoint; the TF port only on --resume_training
+  const train::RunDir run = train::open_run_dir(
+      output, {.requested = opt.resume, .automatic = !tf_port && (p.tc.resume || p.tc.auto_resume), .checkpoint = p.tc.checkpoint});
+  out << "=> config " << source << " (resolved)\n" << p.resolved;
   out << "=> output " << run.dir.string() << "\n";
-  ClsTrainTask<D> task(cfg, {.label_smoothing = opt.label_smoothing});
-  out << "=> labels: the sorted class-folder index (" << task.train_folder().classes().size() << " classes) into "
-      << cfg.get_int("MODEL.NUM_CLASSES") << " logits; train RandomResizedCrop " << transform_options(cfg).size
-      << " + flip, eval resize " << transform_options(cfg).resize << " + centre crop\n";
+  if (!run.resuming && fs::exists(run.checkpoint))
+    out << "=> warning: starting fresh; the existing " << run.checkpoint.string() << " will be overwritten after the first epoch ("
+        << (tf_port ? "--resume_training" : "--resume") << " continues it instead)\n";
+  auto train_data = open_cls_dataset(p.data_root, ClsSplit::kTrain, p.train_set, p.labels);
+  if (tf_port && p.tc.schedule.kind == train::ScheduleConfig::Kind::kMultiStep)
+    tf_port_milestones(p.tc.schedule, train_data->size(), p.tc.batch);
+  ClsTrainTask<D> task(p.net, source, std::move(train_data), open_val(),
+                       {.recipe = p.recipe, .label_smoothing = opt.label_smoothing, .val_batch = p.val_batch, .workers = p.tc.workers});
+  out << "=> " << p.labels_note << "\n=> " << p.recipe.describe() << "\n";
+  out << "=> SGD lr " << p.tc.optimizer.lr << (p.tc.optimizer.nesterov ? " (Nesterov" : " (plain") << " momentum "
+      << p.tc.optimizer.momentum << ", weight decay " << p.tc.optimizer.weight_decay << " on all parameters), ";
+  if (p.tc.schedule.kind == train::ScheduleConfig::Kind::kCosine) out << "cosine decay to " << p.tc.schedule.eta_min << " per step";
+  else {
+    out << "x" << p.tc.schedule.factor << " from " << (p.tc.schedule.unit == train::ScheduleConfig::Unit::kEpoch ? "epoch" : "step");
+    for (auto m : p.tc.schedule.milestones) out << " " << m;
+  }
+  if (p.tc.schedule.warmup_epochs > 0) out << ", linear warmup over " << p.tc.schedule.warmup_epochs << " epochs";
+  out << "\n";
   const train::TrainResult r = train::run_training(
-      task, tc, run, {.seed = opt.seed, .seed_given = opt.seed_given, .val_every = opt.val_every, .out = &out});
+      task, p.tc, run, {.seed = opt.seed, .seed_given = opt.seed_given, .val_every = opt.val_every, .out = &out});
   ClsTrainResult result;
   result.output_dir = r.output_dir;
   result.epochs_completed = r.epochs_completed;
@@ -342,8 +442,11 @@ ClsTrainResult train_cls_on(const ClsTrainOptions& opt) {
 }  // namespace
 
 ClsTrainResult train_cls(const ClsTrainOptions& opt) {
+  HRNET_CHECK(opt.cfg.empty() != opt.net_cfg.empty(), ValueError,
+              "give either --cfg YAML (the official command line) or --net_cfg CFG (the TF port's), "
+                  << (opt.cfg.empty() ? "not neither" : "not both"));
   HRNET_CHECK(!opt.amp, ValueError, "--amp: mixed-precision training is not implemented yet; run without --amp");
-  HRNET_CHECK(!opt.dist, ValueError, "--dist: multi-GPU data parallel training is not implemented yet; run without --dist");
+  HRNET_CHECK(!opt.dist, ValueError, "--dist / --enbl_multi_gpu: multi-GPU data parallel training is not implemented yet; run without it");
   HRNET_CHECK(opt.label_smoothing >= 0 && opt.label_smoothing < 1, ValueError,
               "--label_smoothing must be in [0, 1), got " << opt.label_smoothing);
   return with_device(opt.device, [&]<Device D>() { return train_cls_on<D>(opt); });

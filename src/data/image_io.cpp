@@ -331,6 +331,8 @@ Image read_image(const std::filesystem::path& file) {
   return decode_image(data, file.string());
 }
 
+std::vector<std::uint8_t> read_image_file(const std::filesystem::path& file) { return read_all(file); }
+
 std::vector<std::uint8_t> encode_png(const Image& img) {
   check_image(img, "encode_png");
   int len = 0;

@@ -11,6 +11,7 @@
 
 #include "hrnet/core/rng.hpp"
 #include "hrnet/data/draw.hpp"
+#include "hrnet/io/tfrecord.hpp"
 
 #if defined(HRNET_IMAGE_LIBJPEG)
 #include <csetjmp>
@@ -169,6 +170,23 @@ Image render_synthetic_cls(const SyntheticClsOptions& o, bool val, int cls, int 
 
 namespace {
 
+// The file bytes of image `index` of class `cls`: a grayscale or CMYK JPEG for the two special
+// images (where libjpeg is available), else an RGB JPEG.
+std::vector<std::uint8_t> synthetic_cls_file(const SyntheticClsOptions& o, bool val, int c, int i, const Image& img,
+                                             SyntheticClsSummary& sum) {
+  const bool gray = !val && c == 0 && i == 0;
+  const bool cmyk = !val && ((o.classes >= 2 && c == 1 && i == 0) || (o.classes == 1 && i == 1));
+#if defined(HRNET_IMAGE_LIBJPEG)
+  if (gray || cmyk) {
+    (cmyk ? sum.wrote_cmyk : sum.wrote_gray) = true;
+    return encode_special_jpeg(img, cmyk, o.jpeg_quality);
+  }
+#else
+  (void)gray, (void)cmyk, (void)sum;  // stb_image_write has neither
+#endif
+  return encode_jpeg(img, o.jpeg_quality);
+}
+
 // Value noise: a lattice of random values every `period` pixels (`channels` per point), interpolated
 // bilinearly with a smoothstep; values in [-1, 1], row-major, `channels` per pixel.
 std::vector<float> value_noise(std::int64_t h, std::int64_t w, std::int64_t period, int channels, Rng& rng) {
@@ -264,23 +282,75 @@ SyntheticClsSummary write_synthetic_cls(const fs::path& root, const SyntheticCls
       for (int i = 0; i < per_class; ++i) {
         char name[32];
         std::snprintf(name, sizeof name, "%06d.jpg", i);
-        const Image img = render_synthetic_cls(o, val, c, i);
-        const bool gray = !val && c == 0 && i == 0;
-        const bool cmyk = !val && ((o.classes >= 2 && c == 1 && i == 0) || (o.classes == 1 && i == 1));
-#if defined(HRNET_IMAGE_LIBJPEG)
-        if (gray || cmyk) {
-          const auto bytes = encode_special_jpeg(img, cmyk, o.jpeg_quality);
-          write_file_atomic(dir / name, bytes);
-          (cmyk ? sum.wrote_cmyk : sum.wrote_gray) = true;
-        } else {
-          write_jpeg(dir / name, img, o.jpeg_quality);
-        }
-#else
-        (void)gray, (void)cmyk;  // stb_image_write has neither
-        write_jpeg(dir / name, img, o.jpeg_quality);
-#endif
+        write_file_atomic(dir / name, synthetic_cls_file(o, val, c, i, render_synthetic_cls(o, val, c, i), sum));
         ++(val ? sum.val_images : sum.train_images);
       }
+    }
+  }
+  return sum;
+}
+
+SyntheticClsSummary write_synthetic_cls_tfrecord(const fs::path& root, const SyntheticClsOptions& o, int train_shards,
+                                                 int val_shards) {
+  check(o);
+  HRNET_CHECK(train_shards >= 1 && train_shards <= 1024 && val_shards >= 1 && val_shards <= 1024, ValueError,
+              "synthetic cls: shard counts must be in 1..1024, got " << train_shards << " and " << val_shards);
+  std::error_code ec;
+  fs::create_directories(root, ec);
+  HRNET_CHECK(!ec, IoError, "synthetic cls: cannot create " << root.string() << ": " << ec.message());
+  SyntheticClsSummary sum;
+  for (const bool val : {false, true}) {
+    const int per_class = val ? o.val_images : o.images, shards = val ? val_shards : train_shards;
+    // every (class, index) of the split in a seeded random order, cut into contiguous shards, as
+    // build_imagenet_data.py shuffles its file list before sharding
+    std::vector<std::pair<int, int>> order;
+    for (int c = 0; c < o.classes; ++c)
+      for (int i = 0; i < per_class; ++i) order.emplace_back(c, i);
+    Rng shuffle(o.seed * 0x2545f4914f6cdd1dull + (val ? 0x77ull : 0x33ull));
+    for (std::size_t k = order.size(); k > 1; --k) std::swap(order[k - 1], order[shuffle.below(k)]);
+    const std::size_t n = order.size();
+    for (int sh = 0; sh < shards; ++sh) {
+      std::string shard_bytes;
+      for (std::size_t k = n * static_cast<std::size_t>(sh) / static_cast<std::size_t>(shards),
+                       end = n * static_cast<std::size_t>(sh + 1) / static_cast<std::size_t>(shards);
+           k < end; ++k) {
+        const auto [c, i] = order[k];
+        const Image img = render_synthetic_cls(o, val, c, i);
+        const std::vector<std::uint8_t> jpeg = synthetic_cls_file(o, val, c, i, img, sum);
+        char file[64];
+        std::snprintf(file, sizeof file, "%s_%06d.jpg", synthetic_cls_class_name(o, c).c_str(), i);
+        io::Example ex;
+        ex.features["image/encoded"] = std::vector<std::string>{std::string(jpeg.begin(), jpeg.end())};
+        ex.features["image/height"] = std::vector<std::int64_t>{img.height};
+        ex.features["image/width"] = std::vector<std::int64_t>{img.width};
+        ex.features["image/colorspace"] = std::vector<std::string>{"RGB"};
+        ex.features["image/channels"] = std::vector<std::int64_t>{3};
+        ex.features["image/format"] = std::vector<std::string>{"JPEG"};
+        ex.features["image/filename"] = std::vector<std::string>{file};
+        ex.features["image/class/label"] = std::vector<std::int64_t>{c + 1};  // 1-based; 0 is background
+        ex.features["image/class/synset"] = std::vector<std::string>{synthetic_cls_class_name(o, c)};
+        ex.features["image/class/text"] = std::vector<std::string>{"synthetic class " + std::to_string(c)};
+        // an object box on every other image (ImageNet has boxes for a part of its images)
+        std::vector<float> x0, y0, x1, y1;
+        if (i % 2 == 0) {
+          Rng box(image_seed(o, val, c, i) ^ 0xb0b0b0b0ull);
+          x0.push_back(static_cast<float>(box.uniform(0.0, 0.3)));
+          y0.push_back(static_cast<float>(box.uniform(0.0, 0.3)));
+          x1.push_back(static_cast<float>(box.uniform(0.7, 1.0)));
+          y1.push_back(static_cast<float>(box.uniform(0.7, 1.0)));
+        }
+        ex.features["image/object/bbox/xmin"] = x0;
+        ex.features["image/object/bbox/ymin"] = y0;
+        ex.features["image/object/bbox/xmax"] = x1;
+        ex.features["image/object/bbox/ymax"] = y1;
+        ex.features["image/object/bbox/label"] = std::vector<std::int64_t>(x0.size(), c + 1);
+        shard_bytes += io::frame_tfrecord(io::encode_example(ex));
+        ++(val ? sum.val_images : sum.train_images);
+      }
+      char name[64];
+      std::snprintf(name, sizeof name, "%s-%05d-of-%05d", val ? "validation" : "train", sh, shards);
+      write_file_atomic(root / name, std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(shard_bytes.data()),
+                                                                   shard_bytes.size()));
     }
   }
   return sum;

@@ -269,6 +269,8 @@ std::vector<Field> tf_fields() {
   std::vector<Field> f = {
       {"COMMON.summary_step", Type::Int, "100"}, {"COMMON.save_step", Type::Int, "10000"},
       {"COMMON.lr_rate_init", Type::Float, "0.1"}, {"COMMON.momentum", Type::Float, "0.9"},
+      // not in the port's files (it hard-codes 224): our extension, for small synthetic runs
+      {"COMMON.image_size", Type::Int, "224"},
       {"NET.weight_l2_scale", Type::Float, "0.0001"}, {"NET.num_stages", Type::Int, "3"},
       {"NET.num_channels", Type::Int, "", true},
       {"FRONT.num_channels", Type::Int, "64"}, {"FRONT.bottlenect_channels", Type::Int, "256"},
@@ -333,6 +335,8 @@ ExperimentConfig load_tf_ini(const std::filesystem::path& path) {
   only("HEAD.base_channel", 128, "the head's widths are fixed at 128/256/512/1024");
   only("HEAD.num_branches", 4, "the head needs 4 branches");
   only("HEAD.fc_channel", 2048, "the final layer is fixed at 2048 channels");
+  const int S = cfg.get_int("COMMON.image_size");
+  if (S < 32 || S % 32 != 0) fail(path, "COMMON.image_size must be a positive multiple of 32 (the network downsamples 32x), got " + std::to_string(S));
   const int C = cfg.get_int("NET.num_channels");
   if (cfg.set_in_file("FRONT.output_channels")) only("FRONT.output_channels", C, "it is NET.num_channels");
   for (const char* s : {"S2", "S3", "S4"})
@@ -545,6 +549,7 @@ ClsNetConfig cls_net_config(const ExperimentConfig& c) {
         for (int b = 0; b < st[s]->num_branches; ++b) st[s]->num_channels.push_back(C << b);
       }
       p.num_classes = c.get_int("HEAD.cls_num");
+      p.image_height = p.image_width = c.get_int("COMMON.image_size");
       validate_cls_config(p);
       return p;
     });
@@ -563,7 +568,7 @@ ClsNetConfig cls_net_config(const ExperimentConfig& c) {
 }
 
 std::pair<int, int> model_input_size(const ExperimentConfig& c) {
-  if (c.format() == ConfigFormat::TfIni) return {224, 224};
+  if (c.format() == ConfigFormat::TfIni) return {c.get_int("COMMON.image_size"), c.get_int("COMMON.image_size")};
   if (c.family() == ConfigFamily::Pose) return {c.get_int("DATASET.INPUT_SIZE"), c.get_int("DATASET.INPUT_SIZE")};
   const auto s = c.get_int_list("MODEL.IMAGE_SIZE");
   return {s[1], s[0]};

@@ -29,8 +29,8 @@ expect_error() {
 }
 if [ -n "${bin[valid_pose]:-}" ]; then
   for f in --max-images --max_images; do expect_error valid_pose "$f needs an integer >= 1, got '0'" $f 0; done
-  expect_error valid_pose "--no-flip takes no value" --no-flip=1
-  expect_error valid_pose "--no_flip takes no value" --no_flip=1
+  expect_error valid_pose "--no-flip is a switch" --no-flip=yes
+  expect_error valid_pose "--no_flip is a switch" --no_flip=yes
 fi
 if [ -n "${bin[infer_pose]:-}" ]; then
   for f in --min-score --min_score; do expect_error infer_pose "$f needs a number, got 'x'" $f x; done

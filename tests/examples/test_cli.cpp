@@ -76,6 +76,12 @@ TEST_CASE("cli: the primary names and their aliases parse to the same options", 
   CHECK(parse({"--max-images", "7", "--no-flip", "--min-score", "0.25", "--out", "pose.png"}) == want);
   CHECK(parse({"--max-images=7", "--no-flip", "--min-score=0.25", "--out=pose.png"}) == want);
   CHECK(parse({"--max_images=7", "--no_flip", "--min_score=0.25", "--output=pose.png"}) == want);
+  // switches take absl/TF style values too (tf-hrnet's --eval_only=True)
+  CHECK(parse({"--max_images=7", "--no_flip=True", "--min_score=0.25", "--output=pose.png"}) == want);
+  CHECK(parse({"--no_flip=true"}).no_flip);
+  CHECK(parse({"--no-flip=1"}).no_flip);
+  CHECK_FALSE(parse({"--no_flip=False"}).no_flip);
+  CHECK_FALSE(parse({"--no-flip=0"}).no_flip);
   // a value that looks like a kebab-case option is left alone
   CHECK(parse({"--output", "my-pose.png"}).output == "my-pose.png");
   CHECK(parse({"--output=--weird-name"}).output == "--weird-name");
@@ -92,7 +98,7 @@ TEST_CASE("cli: messages name the option as it was typed", "[cli][errors]") {
   check_throws<ValueError>([] { parse({"--max_images", "0"}); }, "--max_images needs an integer >= 1, got '0'");
   check_throws<ValueError>([] { parse({"--out"}); }, "--out needs a value");
   check_throws<ValueError>([] { parse({"--min-score", "high"}); }, "--min-score needs a number, got 'high'");
-  check_throws<ValueError>([] { parse({"--no-flip=yes"}); }, "--no-flip takes no value");
+  check_throws<ValueError>([] { parse({"--no-flip=yes"}); }, "--no-flip is a switch: give no value, or true / false");
   check_throws<ValueError>([] { parse({"--colour", "red"}); }, "unknown option '--colour'");
   check_throws<ValueError>([] { parse({"--output", "a.png", "extra"}); }, "unexpected argument 'extra'");
 }

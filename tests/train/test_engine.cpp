@@ -4,12 +4,14 @@
 // changes nothing), logs, and a resumed run that ends byte-identical to an uninterrupted one.
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <set>
 #include <sstream>
 
 #include "hrnet/nn/layers.hpp"
 #include "hrnet/ops/ops.hpp"
 #include "hrnet/train/engine.hpp"
+#include "hrnet/train/lr_policy.hpp"
 #include "test_util.hpp"
 
 using namespace hrnet;
@@ -107,9 +109,27 @@ train::TrainConfig toy_config(int end_epoch) {
 }
 
 train::TrainResult run(ToyTask& task, const fs::path& dir, int end_epoch, bool resume, std::ostream& out,
-                       train::StepHooks<CPU>* hooks = nullptr) {
+                       train::StepHooks<CPU>* hooks = nullptr,
+                       std::optional<train::ScheduleConfig> schedule = std::nullopt) {
   const auto rd = train::open_run_dir(dir, {.requested = resume});
-  return train::run_training(task, toy_config(end_epoch), rd, {.seed = 9, .val_every = 1, .out = &out}, hooks);
+  train::TrainConfig c = toy_config(end_epoch);
+  if (schedule) c.schedule = *schedule;
+  return train::run_training(task, c, rd, {.seed = 9, .val_every = 1, .out = &out}, hooks);
+}
+
+// The lr column of train_log.csv (one row per print_freq steps).
+std::vector<double> logged_lrs(const fs::path& csv) {
+  std::istringstream in(bytes_of(csv));
+  std::string line;
+  std::getline(in, line);  // header: epoch,iter,step,lr,...
+  std::vector<double> lrs;
+  while (std::getline(in, line)) {
+    std::istringstream row(line);
+    std::string cell;
+    for (int k = 0; k < 4; ++k) std::getline(row, cell, ',');
+    lrs.push_back(std::stod(cell));
+  }
+  return lrs;
 }
 
 }  // namespace
@@ -268,5 +288,64 @@ TEST_CASE("engine: hooks run at their points, a skipped step changes no weight, 
   h2.model = &t2.model();
   run(t2, d, 3, true, log, &h2);
   CHECK(h2.skipped == 5 + 2);  // restored, then steps 10..14 (odd ones skipped: 11, 13)
+  fs::remove_all(d);
+}
+
+TEST_CASE("lr policy: per-epoch MultiStepLR, per-step piecewise constant (TF), cosine, warmup", "[train][engine]") {
+  using K = train::ScheduleConfig::Kind;
+  using U = train::ScheduleConfig::Unit;
+  // the official trainers: MultiStepLR stepped once per epoch
+  const train::LrPolicy epochs({.base_lr = 0.05, .milestones = {30, 60, 90}, .factor = 0.1}, 100, 100);
+  CHECK(epochs.per_epoch());
+  CHECK(epochs.at(0, 0) == 0.05);
+  CHECK(epochs.at(29, 2999) == 0.05);
+  CHECK(epochs.at(30, 0) == Approx(0.005));  // the step index does not matter per epoch
+  CHECK(epochs.at(99, 9999) == Approx(0.00005));
+  // the TF port: piecewise_constant(global_step, [b], ...) changes once global_step > b, i.e. from
+  // step index b + 1 on
+  const train::LrPolicy steps({.kind = K::kMultiStep, .unit = U::kStep, .base_lr = 0.05, .milestones = {301}, .factor = 0.1},
+                              10, 100);
+  CHECK_FALSE(steps.per_epoch());
+  CHECK(steps.at(0, 300) == 0.05);
+  CHECK(steps.at(0, 301) == Approx(0.005));
+  // cosine per step over the run: base at 0, half way base / 2, eta_min at the end
+  const train::LrPolicy cosine({.kind = K::kCosine, .base_lr = 0.1, .eta_min = 0.0}, 10, 4);
+  CHECK(cosine.at(0, 0) == 0.1);
+  CHECK(cosine.at(2, 20) == Approx(0.05));
+  CHECK(cosine.at(3, 40) == Approx(0.0).margin(1e-15));
+  CHECK(cosine.at(1, 11) < cosine.at(1, 10));
+  // linear warmup over 1.5 epochs of 10 steps: from 0.1 x to 1 x, then the main schedule
+  const train::LrPolicy warm({.base_lr = 0.2, .milestones = {3}, .factor = 0.1, .warmup_epochs = 1.5, .warmup_start_factor = 0.1},
+                             10, 4);
+  CHECK_FALSE(warm.per_epoch());
+  CHECK(warm.at(0, 0) == Approx(0.02));
+  CHECK(warm.at(0, 5) == Approx(0.2 * (0.1 + 0.9 * 5.0 / 15.0)));
+  CHECK(warm.at(1, 15) == Approx(0.2));
+  CHECK(warm.at(3, 30) == Approx(0.02));
+  CHECK_THROWS_AS(train::LrPolicy({.base_lr = 0.1, .warmup_epochs = -1}, 10, 4), ValueError);
+}
+
+TEST_CASE("engine: a per-step schedule (cosine + warmup) is logged per step and resumes byte-identically", "[train][engine]") {
+  const fs::path d = scratch("cosine");
+  // the decay spans 4 epochs in both parts of the resumed run (as --max_epochs 2 then 4 would not)
+  const train::ScheduleConfig sched{
+      .kind = train::ScheduleConfig::Kind::kCosine, .base_lr = 0.1, .cosine_epochs = 4, .warmup_epochs = 1};
+  std::ostringstream log_a, log_b, log_c;
+  ToyTask a;
+  run(a, d / "a", 4, false, log_a, nullptr, sched);
+  // print_freq 2 of 5 steps per epoch: rows after steps 2, 4, 5 of each epoch; the rates follow the
+  // policy at the step's index (steps counted from 0)
+  const train::LrPolicy policy(sched, 5, 4);
+  const std::vector<double> lrs = logged_lrs(d / "a" / "train_log.csv");
+  REQUIRE(lrs.size() == 12);
+  const int step_of_row[3] = {1, 3, 4};
+  for (int e = 0; e < 4; ++e)
+    for (int r = 0; r < 3; ++r)
+      CHECK(lrs[static_cast<std::size_t>(3 * e + r)] == Approx(policy.at(e, 5 * e + step_of_row[r])).epsilon(1e-5));
+  ToyTask b1, b2;
+  run(b1, d / "b", 2, false, log_b, nullptr, sched);
+  run(b2, d / "b", 4, true, log_c, nullptr, sched);
+  CHECK(bytes_of(d / "a" / "final_state.safetensors") == bytes_of(d / "b" / "final_state.safetensors"));
+  CHECK(bytes_of(d / "a" / "checkpoint.safetensors") == bytes_of(d / "b" / "checkpoint.safetensors"));
   fs::remove_all(d);
 }

@@ -1,11 +1,11 @@
 // HRNet-C ImageNet classification training as a task of the training engine
-// (hrnet/train/task.hpp), following HRNet-Image-Classification's tools/train.py:
-//   data   torchvision ImageFolder train/ and val/ (hrnet/data/image_folder.hpp); labels are the
-//          sorted class-folder index into MODEL.NUM_CLASSES logits (1000, as the official model)
-//   augm.  RandomResizedCrop(S) + flip + mean/std normalisation; eval resize int(S / 0.875) + centre
-//          crop S (hrnet/data/cls_transforms.hpp), S = MODEL.IMAGE_SIZE[0]
-//   loss   mean cross-entropy (optionally with label smoothing; the official recipe has none)
-//   val    loss, top-1 and top-5 over every image of the validation folder (batch-size weighted, so
+// (hrnet/train/task.hpp), following HRNet-Image-Classification's tools/train.py or the TF port's
+// trainer, as the recipe says:
+//   data   a ClsDataset (hrnet/classification/cls_dataset.hpp): image folders or TFRecord shards;
+//          labels are logit indices (folder index, or the record's label - 1 or as stored)
+//   augm.  the recipe's train and eval transforms (hrnet/classification/cls_recipe.hpp)
+//   loss   mean cross-entropy (optionally with label smoothing; neither reference recipe has any)
+//   val    loss, top-1 and top-5 over every image of the validation set (batch-size weighted, so
 //          exact); the metric is top-1 in percent
 // train_cls (hrnet/classification/train_cls.hpp) runs it.
 #pragma once
@@ -18,8 +18,8 @@
 #include <string>
 #include <vector>
 
-#include "hrnet/data/cls_transforms.hpp"
-#include "hrnet/data/image_folder.hpp"
+#include "hrnet/classification/cls_dataset.hpp"
+#include "hrnet/classification/cls_recipe.hpp"
 #include "hrnet/models/cls_hrnet.hpp"
 #include "hrnet/models/config.hpp"
 #include "hrnet/train/task.hpp"
@@ -33,7 +33,7 @@ struct ClsBatch {
   std::int64_t size() const { return static_cast<std::int64_t>(samples.size()); }
 };
 
-// Validation over a whole folder.
+// Validation over a whole dataset.
 struct EvalResult {
   std::int64_t images = 0;   // evaluated
   std::int64_t skipped = 0;  // unreadable (each named in `warnings`)
@@ -44,11 +44,12 @@ struct EvalResult {
   std::string text() const;   // the official log lines (Accuracy@k, Error@k) plus the loss
 };
 
-// The folder of images through the evaluation transform and the model (in eval mode, no tape).
-// Ranks with ties count as a stable descending sort would (equal logits: the lower class first).
+// Every sample of `data` through the recipe's evaluation transform and the model (in eval mode, no
+// tape). Ranks with ties count as a stable descending sort would (equal logits: the lower class
+// first). An unreadable sample is skipped with a warning naming it.
 template <Device D>
-EvalResult evaluate_folder(models::ClsHighResolutionNet<float, D>& model, const data::ImageFolder& folder,
-                           const data::ClsTransformOptions& transform, int batch, int workers, double label_smoothing = 0);
+EvalResult evaluate_dataset(models::ClsHighResolutionNet<float, D>& model, const ClsDataset& data, const ClsRecipe& recipe,
+                            int batch, int workers, double label_smoothing = 0);
 
 // Counts of correct top-1 and top-k predictions of (N, K) logits, row-major.
 struct TopK {
@@ -57,7 +58,10 @@ struct TopK {
 TopK count_topk(std::span<const float> logits, std::span<const std::int64_t> labels, std::int64_t num_classes, int k);
 
 struct ClsTaskOptions {
+  ClsRecipe recipe;
   double label_smoothing = 0;
+  int val_batch = 32;  // validation batch size
+  int workers = 0;     // validation loader threads
 };
 
 template <Device D>
@@ -66,9 +70,10 @@ class ClsTrainTask {
   using Device = D;
   using Batch = ClsBatch;
 
-  // cfg: a classification experiment with DATASET.ROOT resolved; indexes ROOT/TRAIN_SET and
-  // ROOT/TEST_SET and builds the model (initialised by init_model or a checkpoint).
-  explicit ClsTrainTask(const models::ExperimentConfig& cfg, ClsTaskOptions options = {});
+  // The model of `net` (initialised by init_model or a checkpoint) on the two datasets; throws
+  // IoError when their labels cannot fit the model's logits or the folders' classes differ.
+  ClsTrainTask(const models::ClsNetConfig& net, std::string model_source, std::unique_ptr<ClsDataset> train,
+               std::unique_ptr<ClsDataset> val, ClsTaskOptions options);
   ~ClsTrainTask();
   ClsTrainTask(const ClsTrainTask&) = delete;
   ClsTrainTask& operator=(const ClsTrainTask&) = delete;
@@ -85,8 +90,8 @@ class ClsTrainTask {
   train::MetricSpec metric() const { return {"top1", "top1"}; }
   train::ValidationReport validate(std::int64_t epoch);
 
-  const data::ImageFolder& train_folder() const;
-  const data::ImageFolder& val_folder() const;
+  const ClsDataset& train_data() const;
+  const ClsDataset& val_data() const;
 
  private:
   struct Impl;

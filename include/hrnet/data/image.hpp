@@ -85,6 +85,8 @@ struct Image {
 
 // Reads a JPEG or PNG file (format from the magic bytes, not the extension).
 Image read_image(const std::filesystem::path& file);
+// The bytes of an image file, with read_image's checks (regular file, at most 1 GiB), not decoded.
+std::vector<std::uint8_t> read_image_file(const std::filesystem::path& file);
 // Decodes an in-memory JPEG or PNG; `name_for_errors` names the source in error messages.
 Image decode_image(std::span<const std::uint8_t> bytes, const std::string& name_for_errors);
 

@@ -1,4 +1,5 @@
-// A synthetic image classification dataset in torchvision ImageFolder layout:
+// A synthetic image classification dataset in torchvision ImageFolder layout (or as TFRecord
+// shards, write_synthetic_cls_tfrecord):
 //
 //   root/train/class_00/000000.jpg ...   `images` training images per class
 //   root/val/class_00/...                `val_images` validation images per class
@@ -52,5 +53,15 @@ Image render_photo_like(std::int64_t height, std::int64_t width, std::uint64_t s
 
 // Writes the dataset under root (folders created, files of the same names replaced).
 SyntheticClsSummary write_synthetic_cls(const std::filesystem::path& root, const SyntheticClsOptions& opt);
+
+// The same images as TFRecord shards root/train-0000i-of-0000N and root/validation-..., in the
+// layout of inception's build_imagenet_data.py (hrnet/io/tfrecord.hpp): image/encoded (the same
+// JPEG bytes, the grayscale and CMYK ones included), image/class/label = class + 1 (0 is
+// background), image/class/synset (the folder name), image/class/text, image/filename,
+// image/height/width/colorspace/channels/format, and one object box on every other image
+// (image/object/bbox/{xmin,ymin,xmax,ymax,label}; none on the others). The images of a split are
+// shuffled (seeded) and cut into contiguous shards.
+SyntheticClsSummary write_synthetic_cls_tfrecord(const std::filesystem::path& root, const SyntheticClsOptions& opt,
+                                                 int train_shards = 2, int val_shards = 1);
 
 }  // namespace hrnet::data

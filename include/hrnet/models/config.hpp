@@ -68,7 +68,7 @@ class ExperimentConfig {
 ExperimentConfig load_experiment_config(const std::filesystem::path& path);
 
 // The network input size (height, width) the file describes: DATASET.INPUT_SIZE (pose),
-// MODEL.IMAGE_SIZE (classification), 224 x 224 for the TF port.
+// MODEL.IMAGE_SIZE (classification), COMMON.image_size (224) for the TF port.
 std::pair<int, int> model_input_size(const ExperimentConfig& cfg);
 
 // The model structure the file describes (validated: the errors name the keys).

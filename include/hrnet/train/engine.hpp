@@ -1,8 +1,8 @@
 // The training engine: one loop for every task (hrnet/train/task.hpp).
 //
 //   for each epoch from the checkpoint's (or TRAIN.BEGIN_EPOCH) to TRAIN.END_EPOCH:
-//     lr from the schedule; the sampler's indices for (seed, epoch, rank); loader threads build the
-//     batches in order (PrefetchLoader)
+//     lr from the schedule (per epoch, or per step: hrnet/train/lr_policy.hpp); the sampler's
+//     indices for (seed, epoch, rank); loader threads build the batches in order (PrefetchLoader)
 //     for each step:   batch -> task.step_loss -> [hooks.scale_loss] -> backward
 //                      -> [hooks.gradients_ready: all-reduce] -> [hooks.skip_step: agreed skip]
 //                      -> optimizer step -> [hooks.step_done]
@@ -33,6 +33,7 @@
 #include "hrnet/data/loader.hpp"
 #include "hrnet/nn/state_dict.hpp"
 #include "hrnet/train/checkpoint.hpp"
+#include "hrnet/train/lr_policy.hpp"
 #include "hrnet/train/metric_sink.hpp"
 #include "hrnet/train/optim_factory.hpp"
 #include "hrnet/train/progress.hpp"
@@ -94,7 +95,6 @@ TrainResult run_training(Task& task, const TrainConfig& cfg, const RunDir& run, 
   auto& model = task.model();
 
   std::unique_ptr<optim::Optimizer<float, D>> optimizer = make_optimizer<float, D>(cfg.optimizer, model.parameters());
-  const optim::MultiStepLR schedule = make_schedule(cfg.schedule);
   Checkpointer<float, D> checkpointer(model, *optimizer);
   for (auto* c : h.checkpoint_components()) checkpointer.add(*c);
   const MetricSpec metric = task.metric();
@@ -146,12 +146,13 @@ TrainResult run_training(Task& task, const TrainConfig& cfg, const RunDir& run, 
   MetricSink sink(run.dir, iter_cols, epoch_cols, run.resuming);
 
   const std::int64_t steps_per_epoch = sampler.steps_per_epoch();
+  const LrPolicy schedule(cfg.schedule, steps_per_epoch, end_epoch);
   ProgressMeter meter(steps_per_epoch * (end_epoch - progress.epoch));
   double first_loss = std::nan(""), last_loss = 0;
 
   for (std::int64_t epoch = progress.epoch; epoch < end_epoch; ++epoch) {
-    const double lr = schedule.at(epoch);
-    optimizer->set_lr(lr);
+    const double epoch_lr = schedule.at(epoch, progress.step);
+    optimizer->set_lr(epoch_lr);
     model.train();
 
     const std::vector<std::int64_t> indices = sampler.epoch_indices(epoch);
@@ -179,6 +180,8 @@ TrainResult run_training(Task& task, const TrainConfig& cfg, const RunDir& run, 
       if (!item->batch) continue;
       const auto& batch = *item->batch;
 
+      const double lr = schedule.per_epoch() ? epoch_lr : schedule.at(epoch, progress.step);
+      if (!schedule.per_epoch()) optimizer->set_lr(lr);
       StepLoss<D> sl = task.step_loss(batch);
       HRNET_CHECK(sl.terms.size() == terms.size(), ShapeError,
                   "the task returned " << sl.terms.size() << " loss terms for " << terms.size() << " names");
@@ -256,7 +259,7 @@ TrainResult run_training(Task& task, const TrainConfig& cfg, const RunDir& run, 
     const double mean_loss = loss_sum / steps;
     if (std::isnan(first_loss)) first_loss = mean_loss;
     last_loss = mean_loss;
-    std::vector<CsvCell> row{epoch, steps_in_epoch, lr};
+    std::vector<CsvCell> row{epoch, steps_in_epoch, epoch_lr};
     for (double v : term_sum) row.emplace_back(v / steps);
     const double ips = epoch_s > 0 ? static_cast<double>(images_in_epoch) / epoch_s : 0;
     for (double v : {mean_loss, ips, epoch_s > 0 ? data_wait / epoch_s : 0.0, epoch_s}) row.emplace_back(v);

@@ -1,11 +1,10 @@
-// The optimizer and the learning-rate schedule an experiment file asks for (the official
-// get_optimizer and MultiStepLR).
+// The optimizer an experiment file asks for (the official get_optimizer); the learning-rate
+// schedule is hrnet/train/lr_policy.hpp.
 #pragma once
 #include <memory>
 #include <vector>
 
 #include "hrnet/optim/adam.hpp"
-#include "hrnet/optim/lr_schedule.hpp"
 #include "hrnet/optim/sgd.hpp"
 #include "hrnet/train/train_config.hpp"
 
@@ -19,10 +18,5 @@ std::unique_ptr<optim::Optimizer<T, D>> make_optimizer(const OptimizerConfig& c,
       params, optim::SGDOptions{.lr = c.lr, .momentum = c.momentum, .weight_decay = c.weight_decay, .nesterov = c.nesterov});
 }
 
-inline optim::MultiStepLR make_schedule(const ScheduleConfig& c) {
-  optim::MultiStepLR s{c.base_lr, {}, c.factor};
-  for (auto m : c.milestones) s.milestones.push_back(m);
-  return s;
-}
 
 }  // namespace hrnet::train

@@ -19,10 +19,30 @@ struct OptimizerConfig {
   bool nesterov = false;      // TRAIN.NESTEROV (sgd)
 };
 
-struct ScheduleConfig {  // MultiStepLR applied per epoch, as the official trainers do
-  double base_lr = 1e-3;                // TRAIN.LR
+// The learning rate of every optimizer step (hrnet/train/lr_policy.hpp evaluates it).
+struct ScheduleConfig {
+  enum class Kind {
+    kMultiStep,  // base_lr * factor^(milestones passed): PyTorch MultiStepLR / tf.train.piecewise_constant
+    kCosine,     // eta_min + (base_lr - eta_min) (1 + cos(pi t / T)) / 2 over the whole run, per step
+  };
+  // What the milestones count: epochs (the official trainers step MultiStepLR once per epoch) or
+  // optimizer steps (the TF port's piecewise_constant on global_step). A step milestone m means
+  // "from step index m on" (steps counted from 0), so TF's boundary b (lr changes once
+  // global_step > b) is milestone b + 1.
+  enum class Unit { kEpoch, kStep };
+  Kind kind = Kind::kMultiStep;
+  Unit unit = Unit::kEpoch;
+  double base_lr = 1e-3;                 // TRAIN.LR
   std::vector<std::int64_t> milestones;  // TRAIN.LR_STEP
   double factor = 0.1;                   // TRAIN.LR_FACTOR
+  double eta_min = 0;                    // kCosine: the final learning rate
+  // kCosine: the epochs the decay spans (0: up to END_EPOCH). A run stopped early and resumed
+  // follows the same rates only when both parts use the same span.
+  std::int64_t cosine_epochs = 0;
+  // Linear warmup over the first warmup_epochs epochs, per step, from warmup_start_factor * lr to
+  // lr (multiplied into the main schedule; 0: none, as the official recipes).
+  double warmup_epochs = 0;
+  double warmup_start_factor = 0.1;
 };
 
 struct TrainConfig {
