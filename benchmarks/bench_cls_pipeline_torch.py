@@ -21,7 +21,8 @@ cv2.setNumThreads(1)) and the files in the page cache:
 
 Each case: one warm-up pass over the first 10 files, then --reps passes over all files; reported
 images/s are the median and the best pass. Prints "RESULT <case> <median images/s> <best images/s>"
-lines (read by bench_cls_pipeline) and, with --json, writes everything with the library versions.
+and "PASSES <case> <images/s of each pass>" lines (read by bench_cls_pipeline) and, with --json,
+writes everything with the library versions.
 A case whose modules are missing is reported as "MISSING <case> <why>" and in the JSON, not timed.
 """
 import argparse
@@ -188,7 +189,8 @@ def main():
         for n, fn in cases.items():
             r = time_case(fn, files, a.reps)
             out["cases"][n] = r
-            print(f"RESULT {n} {r['images_per_s']:.2f} {r['images_per_s_best']:.2f}", flush=True)
+            print(f"RESULT {n} {r['images_per_s']:.2f} {r['images_per_s_best']:.2f}")
+            print(f"PASSES {n} " + " ".join(f"{len(files) / t:.3f}" for t in r["pass_seconds"]), flush=True)
     if a.json:
         with open(a.json, "w") as f:
             json.dump(out, f, indent=2)

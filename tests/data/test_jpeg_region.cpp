@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <fstream>
 #include <functional>
+#include <thread>
 
 #include "hrnet/data/cls_decode_transforms.hpp"
 #include "hrnet/data/jpeg_region.hpp"
@@ -153,6 +154,79 @@ Image crop_of(const Image& img, std::int64_t y0, std::int64_t x0, std::int64_t h
   Image out(h, w);
   for (std::int64_t y = 0; y < h; ++y)
     for (std::int64_t x = 0; x < w; ++x) out.set(y, x, img.rgb(y0 + y, x0 + x));
+  return out;
+}
+
+// Pillow's resampling written plainly (precompute_coeffs, normalize_coeffs_8bpc, horizontal pass
+// rounded to 8 bits over the rows the vertical pass needs, vertical pass), as the library had it
+// before its resize ran on transposed lines with AVX2: the reference for bit-identity.
+Image plain_pil_resize(const Image& src, double top, double left, double height, double width, std::int64_t oh, std::int64_t ow) {
+  constexpr int kBits = 22;
+  struct C {
+    int ksize;
+    std::vector<int> bounds;
+    std::vector<std::int32_t> k;
+  };
+  auto coeffs = [](int in_size, double in0, double in1, int out_size) {
+    const double scale = (in1 - in0) / out_size, filterscale = std::max(scale, 1.0), support = filterscale;
+    C c;
+    c.ksize = int(std::ceil(support)) * 2 + 1;
+    c.bounds.resize(std::size_t(out_size) * 2);
+    c.k.assign(std::size_t(out_size) * std::size_t(c.ksize), 0);
+    std::vector<double> w(std::size_t(c.ksize));
+    for (int xx = 0; xx < out_size; ++xx) {
+      const double center = in0 + (xx + 0.5) * scale, ss = 1.0 / filterscale;
+      int xmin = int(center - support + 0.5);
+      if (xmin < 0) xmin = 0;
+      int xmax = int(center + support + 0.5);
+      if (xmax > in_size) xmax = in_size;
+      xmax -= xmin;
+      double ww = 0;
+      for (int x = 0; x < xmax; ++x) {
+        const double t = std::abs((x + xmin - center + 0.5) * ss);
+        w[std::size_t(x)] = t < 1.0 ? 1.0 - t : 0.0;
+        ww += w[std::size_t(x)];
+      }
+      for (int x = 0; x < xmax; ++x) {
+        const double v = ww != 0.0 ? w[std::size_t(x)] / ww : w[std::size_t(x)];
+        c.k[std::size_t(xx * c.ksize + x)] = std::int32_t(v < 0 ? -0.5 + v * (1 << kBits) : 0.5 + v * (1 << kBits));
+      }
+      c.bounds[std::size_t(xx) * 2] = xmin;
+      c.bounds[std::size_t(xx) * 2 + 1] = xmax;
+    }
+    return c;
+  };
+  auto clip = [](std::int32_t v) -> std::uint8_t { return v >= (256 << kBits) ? 255 : v <= 0 ? 0 : std::uint8_t(v >> kBits); };
+  const bool need_h = ow != src.width || left != 0.0 || left + width != double(ow);
+  const bool need_v = oh != src.height || top != 0.0 || top + height != double(oh);
+  if (!need_h && !need_v) return src;
+  const C ch = coeffs(int(src.width), left, left + width, int(ow));
+  C cv = coeffs(int(src.height), top, top + height, int(oh));
+  Image cur = src;
+  if (need_h) {
+    const int first = cv.bounds[0], last = cv.bounds[std::size_t(oh) * 2 - 2] + cv.bounds[std::size_t(oh) * 2 - 1];
+    for (std::int64_t i = 0; i < oh; ++i) cv.bounds[std::size_t(i) * 2] -= first;
+    Image t(last - first, ow);
+    for (std::int64_t y = 0; y < t.height; ++y)
+      for (std::int64_t xx = 0; xx < ow; ++xx)
+        for (int c = 0; c < 3; ++c) {
+          std::int32_t acc = 1 << (kBits - 1);
+          for (int x = 0; x < ch.bounds[std::size_t(xx) * 2 + 1]; ++x)
+            acc += src.at(y + first, ch.bounds[std::size_t(xx) * 2] + x, c) * ch.k[std::size_t(xx * ch.ksize + x)];
+          t.at(y, xx, c) = clip(acc);
+        }
+    cur = t;
+  }
+  if (!need_v) return cur;
+  Image out(oh, ow);
+  for (std::int64_t yy = 0; yy < oh; ++yy)
+    for (std::int64_t x = 0; x < ow; ++x)
+      for (int c = 0; c < 3; ++c) {
+        std::int32_t acc = 1 << (kBits - 1);
+        for (int y = 0; y < cv.bounds[std::size_t(yy) * 2 + 1]; ++y)
+          acc += cur.at(cv.bounds[std::size_t(yy) * 2] + y, x, c) * cv.k[std::size_t(yy * cv.ksize + y)];
+        out.at(yy, x, c) = clip(acc);
+      }
   return out;
 }
 
@@ -324,6 +398,58 @@ TEST_CASE("resize_bilinear_pil_box: bit-identical to Pillow's resize with a box"
     const Image ours = resize_bilinear_pil_box(a, cs.top, cs.left, cs.h, cs.w, cs.oh, cs.ow);
     REQUIRE(ours.pixels == read_bytes(d / ("a.png." + std::to_string(k) + ".rgb")));
   }
+}
+
+TEST_CASE("PIL resize: the library's implementation equals the plain one bit for bit", "[jpeg_region]") {
+  Rng rng(5);
+  const Image a = render_photo_like(157, 211, 6);
+  for (int t = 0; t < 300; ++t) {
+    // integer and 1/8-step boxes, up- and downscales on each axis, one axis only, the identity
+    const bool eighths = t % 2 == 1;
+    auto coord = [&](double max) { return eighths ? double(rng.below(std::uint64_t(max * 8))) / 8 : double(rng.below(std::uint64_t(max))); };
+    const double top = coord(150), left = coord(200);
+    const double h = std::max(eighths ? 0.125 : 1.0, std::min(coord(157) + 1, 157 - top));
+    const double w = std::max(eighths ? 0.125 : 1.0, std::min(coord(211) + 1, 211 - left));
+    std::int64_t oh = 1 + std::int64_t(rng.below(300)), ow = 1 + std::int64_t(rng.below(300));
+    if (t % 17 == 0) oh = std::int64_t(h), ow = std::int64_t(w);  // possibly no resize at all
+    if (t % 13 == 0) oh = 157;                                     // possibly horizontal only
+    INFO("box (" << left << ", " << top << ") " << w << "x" << h << " -> " << ow << "x" << oh);
+    const Image ours = resize_bilinear_pil_box(a, top, left, h, w, oh, ow);
+    REQUIRE(ours == plain_pil_resize(a, top, left, h, w, oh, ow));
+    if (!eighths) {
+      const CropBox b{std::int64_t(top), std::int64_t(left), std::int64_t(h), std::int64_t(w)};
+      REQUIRE(resize_bilinear_pil(a, b, oh, ow) == plain_pil_resize(crop_of(a, b.top, b.left, b.height, b.width), 0, 0, h, w, oh, ow));
+    }
+  }
+  // the training and evaluation transforms: plain resize, then flip and ToTensor + Normalize
+  const ClsTransformOptions o = official_cls_transform(48);
+  const std::size_t n = std::size_t(48 * 48 * 3);
+  for (std::uint64_t seed = 0; seed < 50; ++seed) {
+    std::vector<float> got(n), want(n);
+    Rng r1(seed), r2(seed);
+    const TrainTransformDraw d = cls_train_transform(a, o, r1, got.data());
+    const CropBox c = random_resized_crop_box(a.height, a.width, o.crop, r2);
+    REQUIRE(c == d.crop);
+    Image x = plain_pil_resize(crop_of(a, c.top, c.left, c.height, c.width), 0, 0, double(c.height), double(c.width), 48, 48);
+    REQUIRE(d.flipped == (r2.uniform() < o.flip_prob));
+    for (std::int64_t y = 0; y < 48; ++y)
+      for (std::int64_t xx = 0; xx < 48; ++xx)
+        for (int ch = 0; ch < 3; ++ch)
+          want[std::size_t((y * 48 + xx) * 3 + ch)] =
+              (float(x.at(y, d.flipped ? 47 - xx : xx, ch)) / 255.0f - o.mean[std::size_t(ch)]) / o.std[std::size_t(ch)];
+    REQUIRE(got == want);
+  }
+  std::vector<float> got(n), want(n);
+  cls_eval_transform(a, o, got.data());
+  const auto [rh, rw] = resize_short_side(a.height, a.width, o.resize);
+  const Image r = plain_pil_resize(a, 0, 0, double(a.height), double(a.width), rh, rw);
+  const CropBox c = center_crop_box(rh, rw, 48, 48);
+  for (std::int64_t y = 0; y < 48; ++y)
+    for (std::int64_t xx = 0; xx < 48; ++xx)
+      for (int ch = 0; ch < 3; ++ch)
+        want[std::size_t((y * 48 + xx) * 3 + ch)] =
+            (float(r.at(c.top + y, c.left + xx, ch)) / 255.0f - o.mean[std::size_t(ch)]) / o.std[std::size_t(ch)];
+  REQUIRE(got == want);
 }
 
 TEST_CASE("smallest_jpeg_scale: the least M/8 that still covers the output", "[jpeg_region]") {
@@ -555,6 +681,32 @@ TEST_CASE("encoded transforms: kFast draws what kExact draws and its pixels are 
     }
   }
   REQUIRE(full_scale_crops > 100);
+}
+
+// The hot paths keep per-thread scratch buffers: threads running at once must get what one thread gets.
+TEST_CASE("encoded transforms: threads running at once give the sequential results", "[jpeg_region]") {
+  const ClsTransformOptions o = official_cls_transform(96);
+  std::vector<std::vector<std::uint8_t>> files;
+  for (int i = 0; i < 4; ++i) files.push_back(encode_jpeg(render_photo_like(300 + 211 * i, 400 + 97 * i, std::uint64_t(40 + i)), 90));
+  files.push_back(encode_png(render_photo_like(150, 120, 44)));
+  const std::size_t n = std::size_t(96 * 96 * 3);
+  constexpr int kThreads = 4, kPerThread = 24;
+  auto work = [&](int t, std::vector<float>& out) {
+    out.assign(n * kPerThread, 0.f);
+    for (int k = 0; k < kPerThread; ++k) {
+      const auto& f = files[std::size_t(t + k) % files.size()];
+      Rng rng(std::uint64_t(t * 1000 + k));
+      const DecodeMode mode = k % 3 == 0 ? DecodeMode::kExact : DecodeMode::kFast;
+      if (k % 2) cls_train_transform_encoded(f, "f", o, rng, out.data() + std::size_t(k) * n, mode);
+      else cls_eval_transform_encoded(f, "f", o, out.data() + std::size_t(k) * n, mode);
+    }
+  };
+  std::vector<std::vector<float>> sequential(kThreads), parallel(kThreads);
+  for (int t = 0; t < kThreads; ++t) work(t, sequential[std::size_t(t)]);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) threads.emplace_back(work, t, std::ref(parallel[std::size_t(t)]));
+  for (auto& th : threads) th.join();
+  for (int t = 0; t < kThreads; ++t) REQUIRE(parallel[std::size_t(t)] == sequential[std::size_t(t)]);
 }
 
 TEST_CASE("bad input: cut or corrupt JPEGs and regions outside the image and bad scales are ImageErrors", "[jpeg_region]") {

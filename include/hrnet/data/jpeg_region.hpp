@@ -2,8 +2,8 @@
 // reduced JPEG DCT scale.
 //
 // libjpeg(-turbo) can run its inverse DCT at M/8 of the full resolution (M = 1..8: an 8x8 block of
-// coefficients becomes an MxM block of pixels; scale_num = M, scale_denom = 8), which costs far less
-// than decoding at full size and resizing. The scaled image has ceil(H * M / 8) x ceil(W * M / 8)
+// coefficients becomes an MxM block of pixels; scale_num = M, scale_denom = 8); at 1/8 .. 4/8 that
+// costs less than decoding at full size (not at 5/8 .. 7/8: see fast_jpeg_scale). The scaled image has ceil(H * M / 8) x ceil(W * M / 8)
 // pixels, and full-resolution coordinate y lies at y * M / 8 in it (a pixel edge maps to a pixel
 // edge). decode_region decodes only the scaled rows and columns a region needs: columns through
 // jpeg_crop_scanline (libjpeg then inverse-transforms only the iMCU columns that hold them), rows by
@@ -11,10 +11,10 @@
 // must still be read up to the region's last row (and, for a progressive JPEG, completely), so the
 // saving is in the IDCT, upsampling and colour conversion.
 //
-// What is not read is not checked: corrupt entropy-coded data below the region (or inside skipped
-// rows where libjpeg does not need to Huffman-decode it) goes unnoticed, unlike with decode_image. A
-// file cut short is still an error: when decoding stops early, the data after the start of the scan
-// must end with an end-of-image marker (FF D9), which every complete baseline JPEG has.
+// What is not read is not checked: corrupt entropy-coded data below the region goes unnoticed,
+// unlike with decode_image (rows above it and columns beside it are still Huffman-decoded, and their
+// errors count). A file cut short is still an error: when decoding stops early, the data after the
+// start of the scan must contain an end-of-image marker (FF D9), as every complete JPEG does.
 //
 // PNG, and JPEG with the stb_image backend: full decode (decode_image) and a copy of the region;
 // scale_num is then 8. Grayscale and CMYK/YCCK JPEGs become RGB as decode_image makes them.
