@@ -43,14 +43,14 @@ std::vector<float> f32(const std::string& key) {
   const io::RawTensor& t = raw(key);
   REQUIRE(t.dtype == DType::F32);
   std::vector<float> v(static_cast<std::size_t>(t.numel()));
-  std::memcpy(v.data(), t.data.data(), v.size() * sizeof(float));
+  if (!v.empty()) std::memcpy(v.data(), t.data.data(), v.size() * sizeof(float));  // memcpy(null, ..., 0) is UB
   return v;
 }
 std::vector<std::int64_t> i64(const std::string& key) {
   const io::RawTensor& t = raw(key);
   REQUIRE(t.dtype == DType::I64);
   std::vector<std::int64_t> v(static_cast<std::size_t>(t.numel()));
-  std::memcpy(v.data(), t.data.data(), v.size() * sizeof(std::int64_t));
+  if (!v.empty()) std::memcpy(v.data(), t.data.data(), v.size() * sizeof(std::int64_t));
   return v;
 }
 
