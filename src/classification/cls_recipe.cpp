@@ -29,8 +29,7 @@ void cls_recipe_train(const ClsRecipe& recipe, const ClsSample& sample, Rng& rng
     data::cls_train_transform_encoded(sample.encoded, sample.name, recipe.official, rng, out, recipe.decode);
     return;
   }
-  const data::Image img = data::decode_image(sample.encoded, sample.name);
-  data::tf_train_transform(img, sample.boxes, recipe.tf, rng, out);
+  data::tf_train_transform_encoded(sample.encoded, sample.name, sample.boxes, recipe.tf, rng, out);
 }
 
 void cls_recipe_eval(const ClsRecipe& recipe, const ClsSample& sample, float* out) {

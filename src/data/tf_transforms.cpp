@@ -9,6 +9,8 @@
 #include <limits>
 #include <vector>
 
+#include "hrnet/data/jpeg_region.hpp"
+
 namespace hrnet::data {
 namespace {
 
@@ -224,13 +226,31 @@ void tf_train_transform_fixed(const Image& img, const TrainTransformDraw& draw, 
   resize_window(img, draw.crop, draw.flipped, o.size, o.size, 0, 0, o.size, o.size, &o.mean, out);
 }
 
+TrainTransformDraw tf_train_draw(std::int64_t height, std::int64_t width, std::span<const io::NormalizedBox> boxes,
+                                 const TfTransformOptions& o, Rng& rng) {
+  TrainTransformDraw d;
+  d.crop = sample_distorted_bounding_box(height, width, boxes, o, rng);
+  d.flipped = rng.uniform() < o.flip_prob;
+  return d;
+}
+
 TrainTransformDraw tf_train_transform(const Image& img, std::span<const io::NormalizedBox> boxes, const TfTransformOptions& o,
                                       Rng& rng, float* out) {
   HRNET_CHECK(!img.empty(), ValueError, "TF train transform: empty image");
-  TrainTransformDraw d;
-  d.crop = sample_distorted_bounding_box(img.height, img.width, boxes, o, rng);
-  d.flipped = rng.uniform() < o.flip_prob;
+  const TrainTransformDraw d = tf_train_draw(img.height, img.width, boxes, o, rng);
   tf_train_transform_fixed(img, d, o, out);
+  return d;
+}
+
+TrainTransformDraw tf_train_transform_encoded(std::span<const std::uint8_t> bytes, const std::string& name,
+                                              std::span<const io::NormalizedBox> boxes, const TfTransformOptions& o, Rng& rng,
+                                              float* out) {
+  const ImageInfo info = probe_image(bytes, name);
+  const TrainTransformDraw d = tf_train_draw(info.height, info.width, boxes, o, rng);
+  // at full scale the window's coordinates are whole pixels; the decoder may widen it to its blocks
+  const DecodedRegion r = decode_region(bytes, name, d.crop);
+  const CropBox in_window{static_cast<std::int64_t>(r.top), static_cast<std::int64_t>(r.left), d.crop.height, d.crop.width};
+  tf_train_transform_fixed(r.pixels, {in_window, d.flipped}, o, out);
   return d;
 }
 

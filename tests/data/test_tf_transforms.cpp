@@ -4,15 +4,18 @@
 // crop is compared through its invariants, hand-computed draws and its distribution (TF's 2000
 // draws per configuration against ours, Kolmogorov-Smirnov and proportions).
 #include <catch2/catch.hpp>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <deque>
+#include <filesystem>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include "hrnet/data/synthetic_cls.hpp"
 #include "hrnet/data/tf_transforms.hpp"
 #include "hrnet/io/safetensors.hpp"
 
@@ -562,4 +565,41 @@ TEST_CASE("TF transforms: errors", "[tf_transforms]") {
   small_resize.resize = 200;
   CHECK_THROWS_AS(tf_eval_transform(img, small_resize, out.data()), ValueError);
   CHECK_THROWS_AS(tf_eval_transform(Image(), o, out.data()), ValueError);
+}
+
+TEST_CASE("TF train transform from the encoded file: only the window decoded, the same floats", "[tf_transforms]") {
+  // JPEGs of the fixture pictures at two qualities, plus the synthetic set's grayscale and CMYK JPEGs
+  std::vector<std::pair<std::string, std::vector<std::uint8_t>>> files;
+  for (const char* size : {"37x53", "200x300", "375x500"}) {
+    const Image img = read_image(kDir + "/img_" + size + ".png");
+    for (const int q : {75, 95}) files.emplace_back(std::string(size) + " q" + std::to_string(q), encode_jpeg(img, q));
+  }
+  const std::filesystem::path dir =
+      std::filesystem::temp_directory_path() / ("hrnet_tf_encoded_" + std::to_string(::getpid()));
+  const auto sum = write_synthetic_cls(dir, {.classes = 2, .images = 1, .val_images = 1, .min_side = 60, .max_side = 90});
+  for (const char* f : {"train/class_00/000000.jpg", "train/class_01/000000.jpg"}) files.emplace_back(f, read_image_file(dir / f));
+  std::filesystem::remove_all(dir);
+  INFO("grayscale and CMYK written: " << sum.wrote_gray << sum.wrote_cmyk);
+  const std::vector<io::NormalizedBox> boxes{{0.2f, 0.1f, 0.9f, 0.7f}};
+  TfTransformOptions o;
+  o.size = 24;
+  o.resize = 27;
+  std::vector<float> a(24 * 24 * 3), b(a.size());
+  for (const auto& [name, bytes] : files) {
+    INFO(name);
+    const Image full = decode_image(bytes, name);
+    for (std::uint64_t seed = 0; seed < 40; ++seed) {
+      const std::span<const io::NormalizedBox> box_span =
+          seed % 2 ? std::span<const io::NormalizedBox>(boxes) : std::span<const io::NormalizedBox>();
+      Rng ra(seed), rb(seed);
+      const TrainTransformDraw da = tf_train_transform(full, box_span, o, ra, a.data());
+      const TrainTransformDraw db = tf_train_transform_encoded(bytes, name, box_span, o, rb, b.data());
+      REQUIRE(da.crop == db.crop);
+      REQUIRE(da.flipped == db.flipped);
+      REQUIRE(std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0);
+    }
+  }
+  const std::vector<std::uint8_t> junk{'n', 'o', 't', ' ', 'a', 'n', ' ', 'i', 'm', 'a', 'g', 'e'};
+  Rng r(1);
+  CHECK_THROWS_AS(tf_train_transform_encoded(junk, "junk.jpg", {}, o, r, a.data()), ImageError);
 }

@@ -54,6 +54,7 @@
 #include <cstdint>
 #include <functional>
 #include <span>
+#include <string>
 #include <utility>
 
 #include "hrnet/core/rng.hpp"
@@ -113,10 +114,23 @@ std::pair<std::int64_t, std::int64_t> tf_aspect_preserving_size(std::int64_t hei
 // resize to S x S, subtract the means, into out[S * S * 3].
 void tf_train_transform_fixed(const Image& img, const TrainTransformDraw& draw, const TfTransformOptions& o, float* out);
 
+// The random part of the train transform for an image of height x width: the crop
+// (sample_distorted_bounding_box), then the flip (one uniform below flip_prob).
+TrainTransformDraw tf_train_draw(std::int64_t height, std::int64_t width, std::span<const io::NormalizedBox> boxes,
+                                 const TfTransformOptions& o, Rng& rng);
+
 // The train transform of a decoded full image into out[S * S * 3] (HWC floats, means subtracted);
 // returns the crop and the flip it drew.
 TrainTransformDraw tf_train_transform(const Image& img, std::span<const io::NormalizedBox> boxes, const TfTransformOptions& o,
                                       Rng& rng, float* out);
+
+// The same from the encoded file, as the port's decode_and_crop_jpeg: the size from the header,
+// then only the crop's window decoded (hrnet/data/jpeg_region.hpp, full scale), so the result
+// equals decode_image + tf_train_transform with the same draws. ImageError naming `name` when the
+// bytes do not decode.
+TrainTransformDraw tf_train_transform_encoded(std::span<const std::uint8_t> bytes, const std::string& name,
+                                              std::span<const io::NormalizedBox> boxes, const TfTransformOptions& o, Rng& rng,
+                                              float* out);
 
 // The eval transform into out[S * S * 3] (deterministic). ValueError when the resized image is
 // smaller than S (resize < size).
