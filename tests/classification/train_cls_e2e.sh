@@ -32,4 +32,19 @@ grep -q "=> resumed from" "$work/b2.log" || { echo "FAIL: the second run did not
 for f in final_state.safetensors checkpoint.safetensors model_best.safetensors; do
   cmp "$work/a/$f" "$work/b/$f" || { echo "FAIL: $f of the resumed run differs from the uninterrupted run"; exit 1; }
 done
+# the options of both recipes: the fast decode and a per-step schedule run and say so; bad values name the flag
+train --output "$work/c" --max_epochs 1 --decode fast --lr_schedule cosine --warmup_epochs 0.5 > "$work/c.log"
+grep -q "training decodes the crop at a reduced DCT scale (--decode fast)" "$work/c.log" || { echo "FAIL: --decode fast not in effect"; exit 1; }
+grep -q "cosine decay to 0 per step, linear warmup over 0.5 epochs" "$work/c.log" || { echo "FAIL: the schedule options are not in effect"; exit 1; }
+grep -q "Accuracy@1" "$work/c.log" || { echo "FAIL: the fast-decode run did not validate"; exit 1; }
+expect_error() {
+  local phrase=$1
+  shift
+  if "$bin/train_cls" "$@" > "$work/err.log" 2>&1; then echo "FAIL: train_cls $* should have failed"; exit 1; fi
+  grep -q -F -- "$phrase" "$work/err.log" || { cat "$work/err.log"; echo "FAIL: no '$phrase' in the error"; exit 1; }
+}
+expect_error "--decode must be exact or fast, got 'quick'" --cfg "$cfg" --datadir "$work/data" --decode quick
+expect_error "--lr_schedule must be step or cosine, got 'linear'" --cfg "$cfg" --datadir "$work/data" --lr_schedule linear
+expect_error "not both" --cfg "$cfg" --net_cfg "$src/configs/synthetic/tf_hrnet_w8_small_64.cfg" --datadir "$work/data"
+expect_error "--dist / --enbl_multi_gpu: multi-GPU data parallel training is not implemented yet" --cfg "$cfg" --datadir "$work/data" --enbl_multi_gpu
 echo "train_cls e2e: ok (best top-1 $best%, resume byte-identical)"
