@@ -33,12 +33,13 @@ template <class Transform>
 std::optional<ClsBatch> make_batch(const ClsDataset& data, std::span<const std::int64_t> indices, std::int64_t size,
                                    std::vector<std::string>& warnings, Transform&& transform) {
   const std::int64_t per_image = size * size * 3;
-  std::vector<float> pixels(static_cast<std::size_t>(per_image) * indices.size());
+  // transformed straight into the batch tensor; copied to a smaller one only when a sample was skipped
+  auto images = Tensor<float, CPU>::empty({static_cast<std::int64_t>(indices.size()), 3, size, size});
   std::vector<std::int64_t> labels, kept;
   for (const std::int64_t j : indices) {
     try {
       const ClsSample s = data.read(j);
-      transform(s, j, pixels.data() + static_cast<std::ptrdiff_t>(kept.size()) * per_image);
+      transform(s, j, images.data() + static_cast<std::ptrdiff_t>(kept.size()) * per_image);
       labels.push_back(s.label);
       kept.push_back(j);
     } catch (const Error& e) {
@@ -52,8 +53,12 @@ std::optional<ClsBatch> make_batch(const ClsDataset& data, std::span<const std::
   if (kept.empty()) return std::nullopt;
   const auto n = static_cast<std::int64_t>(kept.size());
   ClsBatch b;
-  b.images = Tensor<float, CPU>::empty({n, 3, size, size});
-  std::copy_n(pixels.data(), n * per_image, b.images.data());
+  if (n == static_cast<std::int64_t>(indices.size())) {
+    b.images = std::move(images);
+  } else {
+    b.images = Tensor<float, CPU>::empty({n, 3, size, size});
+    std::copy_n(images.data(), n * per_image, b.images.data());
+  }
   b.labels = Tensor<std::int64_t, CPU>::empty({n});
   std::copy(labels.begin(), labels.end(), b.labels.data());
   b.samples = std::move(kept);
