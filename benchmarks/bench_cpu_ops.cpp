@@ -12,7 +12,8 @@
 #include <vector>
 
 #include "cli.hpp"
-#include "hrnet/hrnet.hpp"
+#include "hrnet/core/rng.hpp"
+#include "hrnet/ops/ops.hpp"
 
 using namespace hrnet;
 using V = Var<float, CPU>;

@@ -8,7 +8,8 @@
 #include <string>
 
 #include "cli.hpp"
-#include "hrnet/hrnet.hpp"
+#include "hrnet/ops/ops.hpp"
+#include "hrnet/optim/optim.hpp"
 #include "hrnet/models/cls_hrnet.hpp"
 #include "hrnet/models/config.hpp"
 #include "hrnet/models/pose_higher_hrnet.hpp"

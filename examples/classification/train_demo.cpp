@@ -12,7 +12,11 @@
 #include <string>
 
 #include "cli.hpp"
-#include "hrnet/hrnet.hpp"
+#include "hrnet/nn/blocks.hpp"
+#include "hrnet/nn/fusion.hpp"
+#include "hrnet/nn/state_dict.hpp"
+#include "hrnet/ops/ops.hpp"
+#include "hrnet/optim/optim.hpp"
 
 using namespace hrnet;
 using T = float;

@@ -6,7 +6,8 @@
 #include <string>
 
 #include "cli.hpp"
-#include "hrnet/hrnet.hpp"
+#include "hrnet/io/safetensors.hpp"
+#include "hrnet/io/tensor_io.hpp"
 #include "hrnet/train/checkpoint.hpp"
 #include "hrnet/models/cls_hrnet.hpp"
 #include "hrnet/models/config.hpp"

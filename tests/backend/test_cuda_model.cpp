@@ -7,7 +7,9 @@
 
 #include "../models/det_init.hpp"
 #include "cuda_test_util.hpp"
-#include "hrnet/hrnet.hpp"
+#include "hrnet/nn/state_dict.hpp"
+#include "hrnet/ops/ops.hpp"
+#include "hrnet/optim/optim.hpp"
 #include "hrnet/models/cls_hrnet.hpp"
 #include "hrnet/models/config.hpp"
 #include "hrnet/models/pose_higher_hrnet.hpp"

@@ -8,7 +8,7 @@
 #include <set>
 #include <sstream>
 
-#include "hrnet/nn/layers.hpp"
+#include "hrnet/nn/module.hpp"
 #include "hrnet/ops/ops.hpp"
 #include "hrnet/train/engine.hpp"
 #include "hrnet/train/lr_policy.hpp"
@@ -38,11 +38,22 @@ struct ToyBatch {
   std::int64_t size() const { return x.shape()[0]; }
 };
 
+// A 4 -> 3 linear layer built from the op, so that this test does not depend on nn/layers.hpp.
+class ToyLinear : public nn::Module<float, CPU> {
+ public:
+  ToyLinear() : weight(nn::make_parameter<float, CPU>({3, 4})), bias(nn::make_parameter<float, CPU>({3})) {
+    register_parameter("weight", weight);
+    register_parameter("bias", bias);
+  }
+  Var<float, CPU> operator()(const Var<float, CPU>& x) const { return ops::linear(x, weight, bias); }
+  Var<float, CPU> weight, bias;
+};
+
 class ToyTask {
  public:
   using Device = CPU;
   using Batch = ToyBatch;
-  explicit ToyTask(std::int64_t n = 24) : n_(n), net_(4, 3) {}
+  explicit ToyTask(std::int64_t n = 24) : n_(n) {}
 
   nn::Module<float, CPU>& model() { return net_; }
   std::int64_t num_samples() const { return n_; }
@@ -92,7 +103,7 @@ class ToyTask {
 
  private:
   std::int64_t n_;
-  nn::Linear<float, CPU> net_;
+  ToyLinear net_;
 };
 static_assert(train::TrainingTask<ToyTask>, "the toy task must satisfy the engine's concept");
 
