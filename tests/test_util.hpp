@@ -2,6 +2,8 @@
 #pragma once
 #include <catch2/catch.hpp>
 #include <cmath>
+#include <cstdlib>
+#include <filesystem>
 #include <sstream>
 #include <string>
 
@@ -10,8 +12,15 @@
 
 namespace hrnet::test {
 
+// The committed fixtures (tests/fixtures/data). The environment variable of the same name wins
+// over the path compiled in, so that a build carried to another machine (benchmarks/gpu_check.sh)
+// finds them in that machine's copy of the repository.
+inline std::filesystem::path fixture_dir() {
+  const char* env = std::getenv("HRNET_FIXTURE_DIR");
+  return env && *env ? std::filesystem::path(env) : std::filesystem::path(HRNET_FIXTURE_DIR);
+}
 inline io::SafetensorsFile fixture(const std::string& name) {
-  return io::read_safetensors(std::string(HRNET_FIXTURE_DIR) + "/" + name + ".safetensors");
+  return io::read_safetensors(fixture_dir() / (name + ".safetensors"));
 }
 template <class T = float>
 Tensor<T, CPU> get(const io::SafetensorsFile& f, const std::string& key) {

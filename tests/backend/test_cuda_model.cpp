@@ -19,7 +19,11 @@ using namespace hrnet;
 namespace fs = std::filesystem;
 
 namespace {
-const fs::path kRoot = HRNET_SOURCE_DIR;
+// The repository (configs/): HRNET_SOURCE_DIR from the environment, else the path compiled in.
+const fs::path kRoot = [] {
+  const char* env = std::getenv("HRNET_SOURCE_DIR");
+  return env && *env ? fs::path(env) : fs::path(HRNET_SOURCE_DIR);
+}();
 
 template <class D>
 Tensor<float, D> on(const Tensor<float, CPU>& t) {

@@ -1,0 +1,1 @@
+// Owner of the tests' precompiled header (test_pch.hpp): the test programs reuse it.
