@@ -654,7 +654,7 @@ void batch_norm_cases(Bench& b) {
       gpu::batch_norm_forward_train(x, gamma, beta, rm, rv, y, mean, invstd, 0.1, 1e-5, s);  // saved statistics
       return [x, dy = b.random<T>(X), gamma, mean, invstd, dx = b.random<T>(X), dg = b.random<float>(C),
               db = b.random<float>(C), s]() mutable {
-        gpu::batch_norm_backward(x, dy, gamma, mean, invstd, true, &dx, &dg, &db, s);
+        gpu::batch_norm_backward(x, dy, gamma, mean, invstd, true, 1e-5, &dx, &dg, &db, s);
       };
     });
   }

@@ -82,7 +82,8 @@ void batch_norm_forward_eval(const T4<T>& x, const A4<T>& gamma, const A4<T>& be
 
 template <ComputeType T>
 void batch_norm_backward(const T4<T>& x, const T4<T>& dy, const A4<T>& gamma, const A4<T>& mean,
-                         const A4<T>& invstd, bool training, T4<T>* dx, A4<T>* dgamma, A4<T>* dbeta) {
+                         const A4<T>& invstd, bool training, double /*eps: invstd is used*/, T4<T>* dx,
+                         A4<T>* dgamma, A4<T>* dbeta) {
   using P = acc_t<T>;
   const std::int64_t C = x.shape().c(), rows = x.numel() / C;
   const T *xp = x.data(), *gp = dy.data();
@@ -139,12 +140,12 @@ void batch_norm_add_relu_forward_train(const T4<T>& x, const T4<T>* z, const A4<
 
 template <ComputeType T>
 void batch_norm_add_relu_backward(const T4<T>& x, const T4<T>& y, const T4<T>& dy, const A4<T>& gamma,
-                                  const A4<T>& /*beta*/, const A4<T>& mean, const A4<T>& invstd, T4<T>* dx, T4<T>* dz,
-                                  A4<T>* dgamma, A4<T>* dbeta) {
+                                  const A4<T>& /*beta*/, const A4<T>& mean, const A4<T>& invstd, double eps,
+                                  T4<T>* dx, T4<T>* dz, A4<T>* dgamma, A4<T>* dbeta) {
   auto g = T4<T>::zeros(y.shape());  // accumulated into zeros, as the unfused ops' fresh gradient buffers
   relu_backward(y, dy, g);
   if (dz) accumulate(g, *dz);
-  if (dx || dgamma || dbeta) batch_norm_backward(x, g, gamma, mean, invstd, true, dx, dgamma, dbeta);
+  if (dx || dgamma || dbeta) batch_norm_backward(x, g, gamma, mean, invstd, true, eps, dx, dgamma, dbeta);
 }
 
 #define HRNET_INSTANTIATE(T)                                                                                    \
@@ -153,13 +154,13 @@ void batch_norm_add_relu_backward(const T4<T>& x, const T4<T>& y, const T4<T>& d
   template void batch_norm_forward_eval<T>(const T4<T>&, const A4<T>&, const A4<T>&, const A4<T>&, const A4<T>&, \
                                            T4<T>&, double);                                                   \
   template void batch_norm_backward<T>(const T4<T>&, const T4<T>&, const A4<T>&, const A4<T>&, const A4<T>&,  \
-                                       bool, T4<T>*, A4<T>*, A4<T>*);                                         \
+                                       bool, double, T4<T>*, A4<T>*, A4<T>*);                                 \
   template void batch_norm_eval_invstd<T>(const T4<T>&, double, T4<T>&);                                      \
   template void batch_norm_add_relu_forward_train<T>(const T4<T>&, const T4<T>*, const A4<T>&, const A4<T>&,  \
                                                      A4<T>&, A4<T>&, T4<T>&, A4<T>&, A4<T>&, double, double); \
   template void batch_norm_add_relu_backward<T>(const T4<T>&, const T4<T>&, const T4<T>&, const A4<T>&,       \
-                                                const A4<T>&, const A4<T>&, const A4<T>&, T4<T>*, T4<T>*,     \
-                                                A4<T>*, A4<T>*);
+                                                const A4<T>&, const A4<T>&, const A4<T>&, double, T4<T>*,     \
+                                                T4<T>*, A4<T>*, A4<T>*);
 HRNET_INSTANTIATE(float)
 HRNET_INSTANTIATE(double)
 #undef HRNET_INSTANTIATE

@@ -228,7 +228,7 @@ void ae_loss_forward(const G<float>& tags, const Tensor<std::int64_t, CUDA>& joi
   if (l.N == 0) return;
   ae_forward_kernel<<<static_cast<unsigned>(l.N), kBlock, l.smem, raw(s)>>>(tags.data(), joints.data(), l.d, type,
                                                                             push.data(), pull.data());
-  HRNET_CUDA_CHECK_LAUNCH();
+  HRNET_CUDA_CHECK_LAUNCH(s);
 }
 
 void ae_loss_backward(const G<float>& tags, const Tensor<std::int64_t, CUDA>& joints, AeLossType type,
@@ -242,7 +242,7 @@ void ae_loss_backward(const G<float>& tags, const Tensor<std::int64_t, CUDA>& jo
   ae_backward_kernel<<<static_cast<unsigned>(l.N), kBlock, l.smem, raw(s)>>>(
       tags.data(), joints.data(), l.d, type, dpush ? dpush->data() : nullptr, dpull ? dpull->data() : nullptr,
       dtags.data());
-  HRNET_CUDA_CHECK_LAUNCH();
+  HRNET_CUDA_CHECK_LAUNCH(s);
 }
 
 }  // namespace hrnet::gpu

@@ -212,7 +212,7 @@ void apply_affine(const G<T>& x, const G<T>* z, bool relu, const float* scale, c
     else if (zp) apply_kernel<V, D, true, false><<<grid, kBlock, 0, raw(s)>>>(xp, zp, scale, shift, yp, nvec, C);
     else if (relu) apply_kernel<V, D, false, true><<<grid, kBlock, 0, raw(s)>>>(xp, zp, scale, shift, yp, nvec, C);
     else apply_kernel<V, D, false, false><<<grid, kBlock, 0, raw(s)>>>(xp, zp, scale, shift, yp, nvec, C);
-    HRNET_CUDA_CHECK_LAUNCH();
+    HRNET_CUDA_CHECK_LAUNCH(s);
   });
 }
 
@@ -224,7 +224,7 @@ void normalize(const G<T>& x, const G<T>* z, bool relu, const G<float>& gamma, c
   auto sc = scratch<float>(Shape{2 * C}, s);
   affine_kernel<<<grid_for(C, kBlock), kBlock, 0, raw(s)>>>(gamma.data(), beta.data(), mean, inv, var, eps, C,
                                                             sc.data(), sc.data() + C);
-  HRNET_CUDA_CHECK_LAUNCH();
+  HRNET_CUDA_CHECK_LAUNCH(s);
   apply_affine(x, z, relu, sc.data(), sc.data() + C, y, C, s);
 }
 
@@ -258,7 +258,7 @@ void own_backward(const G<T>& x, const G<T>& dy, const G<float>& gamma, const G<
   launch_vec<D>(vec, x.numel(), [&](auto v, std::int64_t nvec) {
     constexpr int V = decltype(v)::value;
     dx_kernel<V, D><<<grid_for(nvec, kBlock), kBlock, 0, raw(s)>>>(gp, xp, mean.data(), coef.data(), dxp, nvec, b.C);
-    HRNET_CUDA_CHECK_LAUNCH();
+    HRNET_CUDA_CHECK_LAUNCH(s);
   });
 }
 
@@ -324,8 +324,9 @@ bool cudnn_forward_train(const G<T>& x, const G<T>* z, bool relu, const G<float>
           reserve_bytes);
       if (st == CUDNN_STATUS_SUCCESS) return true;
     }
-    // Rejected (argument checks come before any work): the fused forms go unfused, plain BN tries
-    // cuDNN's non-persistent kernels.
+    // Only "not supported" (argument checks come before any work) falls back: the fused forms go
+    // unfused, plain BN tries cuDNN's non-persistent kernels. Any other status is an error.
+    if (!not_supported(st)) HRNET_CUDNN_CHECK(st);
     if (relu || z) return false;
   }
   BnDescs d(cudnn_type<T>(), x.shape(), CUDNN_BATCHNORM_SPATIAL);
@@ -341,40 +342,41 @@ bool cudnn_forward_train(const G<T>& x, const G<T>* z, bool relu, const G<float>
 // Returns false when cuDNN does not support the configuration.
 template <class T>
 bool cudnn_backward_train(const G<T>& x, const G<T>& dy, const G<float>& gamma, const G<float>& mean,
-                          const G<float>& invstd, T* dx, float beta_dx, float* dgamma, float* dbeta, Stream s) {
+                          const G<float>& invstd, double eps, T* dx, float* dgamma, float* dbeta, Stream s) {
   cudnnHandle_t h = cudnn_handle(s);
   const float one = 1.f;
   const float* a_param = &one;
-  const float* b_param = &one;  // dgamma/dbeta always accumulate (null ones are zeroed scratch)
-  constexpr double kEps = 1e-5;  // unused: the saved mean and invstd are passed
+  const float* b_param = &one;  // dx, dgamma and dbeta accumulate (null parameter ones are zeroed scratch)
   {
     BnDescs d(cudnn_type<T>(), x.shape(), kTrainMode);
     std::size_t ws_bytes = 0, reserve_bytes = 0;
     cudnnStatus_t st = cudnnGetBatchNormalizationTrainingExReserveSpaceSize(h, kTrainMode, CUDNN_BATCHNORM_OPS_BN,
                                                                             nullptr, d.x.get(), &reserve_bytes);
+    if (!not_supported(st)) HRNET_CUDNN_CHECK(st);
     if (st == CUDNN_STATUS_SUCCESS && reserve_bytes == 0) {
       st = cudnnGetBatchNormalizationBackwardExWorkspaceSize(h, kTrainMode, CUDNN_BATCHNORM_OPS_BN, d.x.get(), nullptr,
                                                              d.x.get(), nullptr, d.x.get(), d.param.get(), nullptr,
                                                              &ws_bytes);
       if (st == CUDNN_STATUS_SUCCESS) {
         void* ws = ws_bytes ? workspace(ws_bytes, s) : nullptr;
-        st = cudnnBatchNormalizationBackwardEx(h, kTrainMode, CUDNN_BATCHNORM_OPS_BN, &one, &beta_dx, a_param,
+        st = cudnnBatchNormalizationBackwardEx(h, kTrainMode, CUDNN_BATCHNORM_OPS_BN, &one, &one, a_param,
                                                b_param, d.x.get(), x.data(), nullptr, nullptr, d.x.get(), dy.data(),
                                                nullptr, nullptr, d.x.get(), dx, d.param.get(), gamma.data(), nullptr,
-                                               dgamma, dbeta, kEps, mean.data(), invstd.data(), nullptr, ws,
+                                               dgamma, dbeta, eps, mean.data(), invstd.data(), nullptr, ws,
                                                ws_bytes, nullptr, 0);
         if (st == CUDNN_STATUS_SUCCESS) return true;
       }
+      if (!not_supported(st)) HRNET_CUDNN_CHECK(st);
     }
   }
   // The persistent backward wants the forward's reserve space, which the interface does not keep,
   // or it rejected the arguments: the plain spatial kernels need no reserve and use the same
   // saved statistics.
   BnDescs d(cudnn_type<T>(), x.shape(), CUDNN_BATCHNORM_SPATIAL);
-  const cudnnStatus_t st = cudnnBatchNormalizationBackward(h, CUDNN_BATCHNORM_SPATIAL, &one, &beta_dx, a_param,
+  const cudnnStatus_t st = cudnnBatchNormalizationBackward(h, CUDNN_BATCHNORM_SPATIAL, &one, &one, a_param,
                                                            b_param, d.x.get(), x.data(), d.x.get(), dy.data(),
                                                            d.x.get(), dx, d.param.get(), gamma.data(), dgamma, dbeta,
-                                                           kEps, mean.data(), invstd.data());
+                                                           eps, mean.data(), invstd.data());
   if (not_supported(st)) return false;
   HRNET_CUDNN_CHECK(st);
   return true;
@@ -417,16 +419,16 @@ void batch_norm_forward_eval(const G<T>& x, const G<float>& gamma, const G<float
 
 template <GpuType T>
 void batch_norm_backward(const G<T>& x, const G<T>& dy, const G<float>& gamma, const G<float>& mean,
-                         const G<float>& invstd, bool training, G<T>* dx, G<float>* dgamma, G<float>* dbeta,
-                         Stream s) {
+                         const G<float>& invstd, bool training, double eps, G<T>* dx, G<float>* dgamma,
+                         G<float>* dbeta, Stream s) {
   const auto b = detail::bn_shape(x, {&gamma, &mean, &invstd, dgamma, dbeta}, "batch_norm_backward");
   check_shape(dy, x.shape(), "batch_norm_backward: dy");
   if (dx) check_shape(*dx, x.shape(), "batch_norm_backward: dx");
   if (b.C == 0 || x.numel() == 0 || (!dx && !dgamma && !dbeta)) return;
-  if (training && detail::cudnn_eligible(x)) {
-    // cuDNN writes all three: scratch for the ones not wanted (dx: blend 0; parameters: zeroed).
-    G<T> dx_tmp;
-    if (!dx) dx_tmp = detail::scratch<T>(x.shape(), s);
+  // cuDNN writes all three gradients. Without dx (a frozen input) our reduction computes dgamma and
+  // dbeta alone instead of writing a full-size dx into scratch.
+  if (training && dx && detail::cudnn_eligible(x)) {
+    // Parameter gradients not wanted go to zeroed scratch (two floats per channel).
     G<float> param_tmp;
     if (!dgamma || !dbeta) {
       param_tmp = detail::scratch<float>(Shape{2 * b.C}, s);
@@ -434,9 +436,7 @@ void batch_norm_backward(const G<T>& x, const G<T>& dy, const G<float>& gamma, c
     }
     float* dg = dgamma ? dgamma->data() : param_tmp.data();
     float* db = dbeta ? dbeta->data() : param_tmp.data() + b.C;
-    if (detail::cudnn_backward_train(x, dy, gamma, mean, invstd, dx ? dx->data() : dx_tmp.data(), dx ? 1.f : 0.f, dg,
-                                     db, s))
-      return;
+    if (detail::cudnn_backward_train(x, dy, gamma, mean, invstd, eps, dx->data(), dg, db, s)) return;
   }
   // Eval mode (mean and invstd are constants, a mode cuDNN lacks) and the fallback.
   detail::own_backward(x, dy, gamma, mean, invstd, training, dx, dgamma, dbeta, b, s);
@@ -449,7 +449,7 @@ void batch_norm_eval_invstd(const G<float>& running_var, double eps, G<float>& i
   if (C == 0) return;
   detail::eval_invstd_kernel<<<detail::grid_for(C, detail::kBlock), detail::kBlock, 0, detail::raw(s)>>>(
       running_var.data(), eps, invstd.data(), C);
-  HRNET_CUDA_CHECK_LAUNCH();
+  HRNET_CUDA_CHECK_LAUNCH(s);
 }
 
 template <GpuType T>
@@ -476,8 +476,8 @@ void batch_norm_add_relu_forward_train(const G<T>& x, const G<T>* z, const G<flo
 
 template <GpuType T>
 void batch_norm_add_relu_backward(const G<T>& x, const G<T>& y, const G<T>& dy, const G<float>& gamma,
-                                  const G<float>& beta, const G<float>& mean, const G<float>& invstd, G<T>* dx,
-                                  G<T>* dz, G<float>* dgamma, G<float>* dbeta, Stream s) {
+                                  const G<float>& beta, const G<float>& mean, const G<float>& invstd, double eps,
+                                  G<T>* dx, G<T>* dz, G<float>* dgamma, G<float>* dbeta, Stream s) {
   (void)detail::bn_shape(x, {&gamma, &beta, &mean, &invstd, dgamma, dbeta}, "batch_norm_add_relu_backward");
   check_shape(y, x.shape(), "batch_norm_add_relu_backward: y");
   check_shape(dy, x.shape(), "batch_norm_add_relu_backward: dy");
@@ -494,9 +494,9 @@ void batch_norm_add_relu_backward(const G<T>& x, const G<T>& y, const G<T>& dy, 
     const unsigned grid = detail::grid_for(nvec, detail::kBlock);
     if (dzp) detail::relu_mask_kernel<V, D, true><<<grid, detail::kBlock, 0, detail::raw(s)>>>(dyp, yp, gp, dzp, nvec);
     else detail::relu_mask_kernel<V, D, false><<<grid, detail::kBlock, 0, detail::raw(s)>>>(dyp, yp, gp, dzp, nvec);
-    HRNET_CUDA_CHECK_LAUNCH();
+    HRNET_CUDA_CHECK_LAUNCH(s);
   });
-  batch_norm_backward(x, g, gamma, mean, invstd, true, dx, dgamma, dbeta, s);
+  batch_norm_backward(x, g, gamma, mean, invstd, true, eps, dx, dgamma, dbeta, s);
 }
 
 #define HRNET_INSTANTIATE(T)                                                                                          \
@@ -505,13 +505,13 @@ void batch_norm_add_relu_backward(const G<T>& x, const G<T>& y, const G<T>& dy, 
   template void batch_norm_forward_eval<T>(const G<T>&, const G<float>&, const G<float>&, const G<float>&,          \
                                            const G<float>&, G<T>&, double, Stream);                                  \
   template void batch_norm_backward<T>(const G<T>&, const G<T>&, const G<float>&, const G<float>&, const G<float>&, \
-                                       bool, G<T>*, G<float>*, G<float>*, Stream);                                   \
+                                       bool, double, G<T>*, G<float>*, G<float>*, Stream);                           \
   template void batch_norm_add_relu_forward_train<T>(const G<T>&, const G<T>*, const G<float>&, const G<float>&,    \
                                                      G<float>&, G<float>&, G<T>&, G<float>&, G<float>&, double,      \
                                                      double, Stream);                                                \
   template void batch_norm_add_relu_backward<T>(const G<T>&, const G<T>&, const G<T>&, const G<float>&,             \
-                                                const G<float>&, const G<float>&, const G<float>&, G<T>*, G<T>*,    \
-                                                G<float>*, G<float>*, Stream);
+                                                const G<float>&, const G<float>&, const G<float>&, double, G<T>*,   \
+                                                G<T>*, G<float>*, G<float>*, Stream);
 HRNET_INSTANTIATE(float)
 HRNET_INSTANTIATE(half)
 HRNET_INSTANTIATE(bfloat16)

@@ -8,6 +8,7 @@
 #include <nccl.h>
 #endif
 
+#include "hrnet/core/cuda_memory.hpp"
 #include "hrnet/core/error.hpp"
 
 #define HRNET_CUDA_CHECK(call)                                                                    \
@@ -42,13 +43,21 @@
   } while (0)
 #endif
 
-// After every kernel launch: launch errors always, execution errors in debug builds.
+namespace hrnet::gpu::detail {
+// Debug builds with HRNET_CUDA_LAUNCH_SYNC=1: waits for `s`, so that an execution error is reported
+// at the launch that caused it. Never while `s` is being captured into a graph (synchronising is
+// illegal then), and never the whole device (that would serialise every stream and hide races).
+void debug_sync_after_launch(cuda::Stream s);
+}  // namespace hrnet::gpu::detail
+
+// After every kernel launch on `stream`: the launch error always; in debug builds, on request, the
+// execution error too (see debug_sync_after_launch).
 #ifdef NDEBUG
-#define HRNET_CUDA_CHECK_LAUNCH() HRNET_CUDA_CHECK(cudaGetLastError())
+#define HRNET_CUDA_CHECK_LAUNCH(stream) HRNET_CUDA_CHECK(cudaGetLastError())
 #else
-#define HRNET_CUDA_CHECK_LAUNCH()                 \
-  do {                                            \
-    HRNET_CUDA_CHECK(cudaGetLastError());         \
-    HRNET_CUDA_CHECK(cudaDeviceSynchronize());    \
+#define HRNET_CUDA_CHECK_LAUNCH(stream)                          \
+  do {                                                           \
+    HRNET_CUDA_CHECK(cudaGetLastError());                        \
+    ::hrnet::gpu::detail::debug_sync_after_launch(stream);       \
   } while (0)
 #endif

@@ -41,8 +41,12 @@ inline unsigned grid_for(std::int64_t n, int block, int blocks_per_sm = 8) {
   return static_cast<unsigned>(std::max<std::int64_t>(1, std::min(need, cap)));
 }
 
-// Scratch device memory for cuDNN/cuBLAS, one growing block per stream of the calling thread. The
-// pointer stays valid for work queued on `s` until the next call with the same stream.
+// Scratch device memory for cuDNN/cuBLAS, one growing block per stream (per thread for the
+// per-thread default stream). The pointer stays valid for work queued on `s` until the next call
+// with the same stream.
 void* workspace(std::size_t bytes, Stream s);
+// Frees the workspace of `s` in its order (OwnedStream calls it before destroying the stream; call
+// it for a stream created outside hrnet before destroying that one).
+void release_workspace(Stream s) noexcept;
 
 }  // namespace hrnet::gpu::detail

@@ -13,9 +13,11 @@
 //
 // Algorithms: with cudnn_benchmark() the fastest by cudnnFind*Ex (timed once per problem), else
 // the first of cuDNN's heuristic list; deterministic() keeps only algorithms cuDNN reports as
-// deterministic; IEEE fp32 (allow_tf32() off) runs with CUDNN_FMA_MATH and rejects tensor-op
+// deterministic and always takes the heuristic's first (the same in every process, which timing is
+// not); IEEE fp32 (allow_tf32() off) runs with CUDNN_FMA_MATH and rejects tensor-op
 // algorithms. The choice is cached per problem, dtype, device and settings.
 #include <algorithm>
+#include <array>
 #include <cstring>
 #include <functional>
 #include <mutex>
@@ -161,7 +163,10 @@ struct Ptrs {
 template <class T>
 Algo select_algo(Dir dir, const ConvProblem& p, Descs& d, const Ptrs& ptrs, cudnnHandle_t h, Stream s) {
   const Policy pol = policy<T>();
-  const bool bench = cudnn_benchmark();
+  // Deterministic mode takes the heuristic's first deterministic algorithm, never the timed search:
+  // timing can rank algorithms differently in another process, which would then compute with a
+  // different (equally deterministic) algorithm and give different bits.
+  const bool bench = cudnn_benchmark() && !pol.det;
   const AlgoKey key{current_device_index(), dir, cudnn_type<T>(), p, allow_tf32(), pol.det, bench};
   {
     std::lock_guard<std::mutex> lock(g_cache_mutex);
@@ -307,6 +312,34 @@ struct BiasEpilogue {
 };
 
 }  // namespace
+
+// Test hook (declared by the tests, not in cuda.hpp; needs no GPU): the algorithm `pick` takes from
+// a forward performance list cuDNN would return (sorted best first) under the given settings, and
+// the math type it would run with; {-1, 0} when none is acceptable.
+std::pair<int, int> conv_pick_readback(const std::vector<cudnnConvolutionFwdAlgoPerf_t>& perfs, bool ieee_fp32,
+                                       bool deterministic) {
+  const Policy pol{ieee_fp32, deterministic, ieee_fp32 ? CUDNN_FMA_MATH : CUDNN_DEFAULT_MATH};
+  Algo a;
+  if (!pick(perfs, static_cast<int>(perfs.size()), pol, a)) return {-1, 0};
+  return {a.algo, static_cast<int>(a.math)};
+}
+
+// Test hook (declared by the tests, not in cuda.hpp; needs no GPU): builds the descriptors that a
+// convolution of these (image, filter, output) shapes builds and reads back what cuDNN derives
+// from them: {n, k, ho, wo} of cudnnGetConvolution2dForwardOutputDim, then the image descriptor's
+// strides {n, c, h, w} from cudnnGetTensor4dDescriptor.
+std::array<std::int64_t, 8> conv_descriptor_readback(const Shape& image, const Shape& filter, const Shape& out,
+                                                     int stride, int pad, bool half_data) {
+  const ConvProblem p = make_problem(image, filter, out, stride, pad, "conv_descriptor_readback");
+  const cudnnDataType_t t = half_data ? CUDNN_DATA_HALF : CUDNN_DATA_FLOAT;
+  Descs d(t, p, half_data ? CUDNN_TENSOR_OP_MATH : CUDNN_FMA_MATH);
+  int n = 0, k = 0, ho = 0, wo = 0;
+  HRNET_CUDNN_CHECK(cudnnGetConvolution2dForwardOutputDim(d.conv.get(), d.image.get(), d.filter.get(), &n, &k, &ho, &wo));
+  cudnnDataType_t got_type;
+  int dn = 0, dc = 0, dh = 0, dw = 0, sn = 0, sc = 0, sh = 0, sw = 0;
+  HRNET_CUDNN_CHECK(cudnnGetTensor4dDescriptor(d.image.get(), &got_type, &dn, &dc, &dh, &dw, &sn, &sc, &sh, &sw));
+  return {n, k, ho, wo, sn, sc, sh, sw};
+}
 }  // namespace detail
 
 using detail::Dir;

@@ -107,7 +107,7 @@ void move_slabs(const std::vector<SlabSpec<D>>& specs, std::int64_t pixels, cons
         slab_kernel<kV, Acc><<<grid_for(chunks, kEwBlock), kEwBlock, 0, raw(s)>>>(sl, chunks);
       else
         slab_kernel<1, Acc><<<grid_for(chunks, kEwBlock), kEwBlock, 0, raw(s)>>>(sl, chunks);
-      HRNET_CUDA_CHECK_LAUNCH();
+      HRNET_CUDA_CHECK_LAUNCH(s);
     });
   }
 }
@@ -153,7 +153,7 @@ void transpose(const T* in, T* out, std::int64_t N, std::int64_t R, std::int64_t
   const auto blocks = static_cast<unsigned>(std::min<std::int64_t>(total, static_cast<std::int64_t>(sm_count()) * 16));
   transpose_kernel<W><<<blocks, dim3(kTile, kTileRows), 0, raw(s)>>>(reinterpret_cast<const W*>(in),
                                                                      reinterpret_cast<W*>(out), N, R, Cc, tr, tc);
-  HRNET_CUDA_CHECK_LAUNCH();
+  HRNET_CUDA_CHECK_LAUNCH(s);
 }
 
 }  // namespace

@@ -79,7 +79,7 @@ void launch_map(const PtrPack<D>& in, int nin, D* out, std::int64_t n, Op op, St
   } else {
     map_kernel<1><<<grid_for(n, kEwBlock), kEwBlock, 0, raw(s)>>>(in, nin, out, n, op);
   }
-  HRNET_CUDA_CHECK_LAUNCH();
+  HRNET_CUDA_CHECK_LAUNCH(s);
 }
 
 template <class T>
@@ -213,7 +213,7 @@ void cast(const G<From>& x, G<To>& y, Stream s) {
                      reinterpret_cast<std::uintptr_t>(yp) % (V * sizeof(To)) == 0;
     if (vec) cast_kernel<V, To, From><<<grid_for(n / V + 1, kEwBlock), kEwBlock, 0, raw(s)>>>(xp, yp, n);
     else cast_kernel<1, To, From><<<grid_for(n, kEwBlock), kEwBlock, 0, raw(s)>>>(xp, yp, n);
-    HRNET_CUDA_CHECK_LAUNCH();
+    HRNET_CUDA_CHECK_LAUNCH(s);
   }
 }
 

@@ -125,24 +125,24 @@ void fusion_forward(const std::vector<const G<T>*>& xs, const std::vector<int>& 
   std::int64_t per_image = C * ys.h() * ys.w();
   bool vec = C % kV == 0 && aligned16(y.data());
   for (std::size_t j = 0; j < xs.size(); ++j) {
-    const Shape& s = xs[j]->shape();
-    HRNET_CHECK(factors[j] >= 1 && s.rank() == 4 && s.n() == ys.n() && s.c() == C && s.h() * factors[j] == ys.h() &&
-                    s.w() * factors[j] == ys.w(),
+    const Shape& xsh = xs[j]->shape();
+    HRNET_CHECK(factors[j] >= 1 && xsh.rank() == 4 && xsh.n() == ys.n() && xsh.c() == C &&
+                    xsh.h() * factors[j] == ys.h() && xsh.w() * factors[j] == ys.w(),
                 ShapeError,
-                op << ": input " << j << " " << s << " with factor " << factors[j] << " does not give output " << ys);
+                op << ": input " << j << " " << xsh << " with factor " << factors[j] << " does not give output " << ys);
     vec = vec && aligned16(xs[j]->data());
-    per_image = std::max(per_image, C * s.h() * s.w());
+    per_image = std::max(per_image, C * xsh.h() * xsh.w());
   }
   if (y.numel() == 0) return;
   for_batch_chunks(ys.n(), per_image, op, [&](std::int64_t n0, std::int64_t n1) {
     const int V = vec ? kV : 1;
     FusionInputs<D> in{};
     for (std::size_t j = 0; j < xs.size(); ++j) {
-      const Shape& s = xs[j]->shape();
-      in.p[j] = dev_ptr(xs[j]->data()) + n0 * C * s.h() * s.w();
+      const Shape& xsh = xs[j]->shape();
+      in.p[j] = dev_ptr(xs[j]->data()) + n0 * C * xsh.h() * xsh.w();
       in.f[j] = FastDiv(static_cast<std::uint32_t>(factors[j]));
-      in.h[j] = static_cast<std::uint32_t>(s.h());
-      in.w[j] = static_cast<std::uint32_t>(s.w());
+      in.h[j] = static_cast<std::uint32_t>(xsh.h());
+      in.w[j] = static_cast<std::uint32_t>(xsh.w());
     }
     OutGeom g;
     g.chunks = static_cast<std::uint32_t>((n1 - n0) * C * ys.h() * ys.w() / V);
@@ -155,7 +155,7 @@ void fusion_forward(const std::vector<const G<T>*>& xs, const std::vector<int>& 
       fusion_forward_kernel<kV, Relu><<<grid_for(g.chunks, kEwBlock), kEwBlock, 0, raw(s)>>>(in, nin, yp, g);
     else
       fusion_forward_kernel<1, Relu><<<grid_for(g.chunks, kEwBlock), kEwBlock, 0, raw(s)>>>(in, nin, yp, g);
-    HRNET_CUDA_CHECK_LAUNCH();
+    HRNET_CUDA_CHECK_LAUNCH(s);
   });
 }
 
@@ -184,7 +184,7 @@ void block_sum_backward(const G<T>* y, const G<T>& dy, G<T>& dx, int f, const ch
       masked_accumulate_kernel<kV, Mask><<<grid_for(n / kV + 1, kEwBlock), kEwBlock, 0, raw(s)>>>(yp, gp, xp, n);
     else
       masked_accumulate_kernel<1, Mask><<<grid_for(n, kEwBlock), kEwBlock, 0, raw(s)>>>(yp, gp, xp, n);
-    HRNET_CUDA_CHECK_LAUNCH();
+    HRNET_CUDA_CHECK_LAUNCH(s);
     return;
   }
   const bool vec = C % kV == 0 && aligned16(xp) && aligned16(gp) && (!Mask || aligned16(yp));
@@ -205,7 +205,7 @@ void block_sum_backward(const G<T>* y, const G<T>& dy, G<T>& dx, int f, const ch
       block_sum_backward_kernel<kV, Mask><<<grid_for(g.chunks, kEwBlock), kEwBlock, 0, raw(s)>>>(yc, gc, xc, g, fu, Ho, Wo);
     else
       block_sum_backward_kernel<1, Mask><<<grid_for(g.chunks, kEwBlock), kEwBlock, 0, raw(s)>>>(yc, gc, xc, g, fu, Ho, Wo);
-    HRNET_CUDA_CHECK_LAUNCH();
+    HRNET_CUDA_CHECK_LAUNCH(s);
   });
 }
 

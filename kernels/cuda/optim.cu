@@ -95,7 +95,7 @@ void multi_tensor_apply(const std::vector<ParamSlot>& params, const Op& op, Stre
   int nt = 0, nb = 0;
   auto launch = [&] {
     multi_tensor_kernel<Op><<<nb, kBlock, 0, raw(s)>>>(tl, op);
-    HRNET_CUDA_CHECK_LAUNCH();
+    HRNET_CUDA_CHECK_LAUNCH(s);
     nb = 0;
   };
   for (std::size_t i = 0; i < params.size(); ++i) {

@@ -166,7 +166,7 @@ void resize_bilinear_forward(const G<T>& x, G<T>& y, Stream s) {
     const auto H = static_cast<std::uint32_t>(xs.h()), W = static_cast<std::uint32_t>(xs.w());
     if (vec) resize_bilinear_kernel<kV><<<grid_for(g.chunks, kEwBlock), kEwBlock, 0, raw(s)>>>(xp, yp, g, H, W);
     else resize_bilinear_kernel<1><<<grid_for(g.chunks, kEwBlock), kEwBlock, 0, raw(s)>>>(xp, yp, g, H, W);
-    HRNET_CUDA_CHECK_LAUNCH();
+    HRNET_CUDA_CHECK_LAUNCH(s);
   });
 }
 
@@ -181,7 +181,7 @@ void global_avg_pool_forward(const G<T>& x, G<T>& y, Stream s) {
   const auto grid = static_cast<unsigned>(std::min<std::int64_t>(blocks, static_cast<std::int64_t>(sm_count()) * 16));
   gap_forward_kernel<<<grid, dim3(kGapLanes, kGapRows), 0, raw(s)>>>(dev_ptr(x.data()), dev_ptr(y.data()), xs.n(),
                                                                      xs.c(), xs.h() * xs.w());
-  HRNET_CUDA_CHECK_LAUNCH();
+  HRNET_CUDA_CHECK_LAUNCH(s);
 }
 
 template <GpuType T>
@@ -204,7 +204,7 @@ void global_avg_pool_backward(const G<T>& dy, G<T>& dx, Stream s) {
     const auto count = static_cast<float>(HW);
     if (vec) gap_backward_kernel<kV><<<grid_for(chunks, kEwBlock), kEwBlock, 0, raw(s)>>>(gp, xp, chunks, cv, hw, count);
     else gap_backward_kernel<1><<<grid_for(chunks, kEwBlock), kEwBlock, 0, raw(s)>>>(gp, xp, chunks, cv, hw, count);
-    HRNET_CUDA_CHECK_LAUNCH();
+    HRNET_CUDA_CHECK_LAUNCH(s);
   });
 }
 
@@ -231,7 +231,7 @@ void max_pool_forward(const G<T>& x, G<T>& y, int kernel, int stride, int pad, S
       max_pool_kernel<kV><<<grid_for(g.chunks, kEwBlock), kEwBlock, 0, raw(s)>>>(xp, yp, g, H, W, kernel, stride, pad);
     else
       max_pool_kernel<1><<<grid_for(g.chunks, kEwBlock), kEwBlock, 0, raw(s)>>>(xp, yp, g, H, W, kernel, stride, pad);
-    HRNET_CUDA_CHECK_LAUNCH();
+    HRNET_CUDA_CHECK_LAUNCH(s);
   });
 }
 

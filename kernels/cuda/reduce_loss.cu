@@ -311,7 +311,7 @@ void two_pass(std::int64_t units, float* out, double divisor, Stream s, Launch&&
   Scratch part(grid * sizeof(float), s);
   launch(grid, part.as<float>(), static_cast<float*>(nullptr));
   finish_kernel<<<1, kBlock, 0, raw(s)>>>(part.as<float>(), grid, out, divisor);
-  HRNET_CUDA_CHECK_LAUNCH();
+  HRNET_CUDA_CHECK_LAUNCH(s);
 }
 
 void check_scalar(const G<float>& t, const char* what) {
@@ -330,7 +330,7 @@ void sum(const G<T>& x, G<float>& out, Stream s) {
   two_pass(units, out.data(), 1.0, s, [&](unsigned grid, float* part, float* o) {
     if (al) sum_kernel<true><<<grid, kBlock, 0, raw(s)>>>(xp, n, part, o, 1.0);
     else sum_kernel<false><<<grid, kBlock, 0, raw(s)>>>(xp, n, part, o, 1.0);
-    HRNET_CUDA_CHECK_LAUNCH();
+    HRNET_CUDA_CHECK_LAUNCH(s);
   });
 }
 
@@ -348,7 +348,7 @@ void masked_mse_forward(const G<T>& pred, const G<T>& gt, const G<T>& mask, G<fl
   two_pass(units, loss.data(), divisor, s, [&](unsigned grid, float* part, float* o) {
     if (al) masked_mse_kernel<true><<<grid, kBlock, 0, raw(s)>>>(p, g, m, n, C, part, o, divisor);
     else masked_mse_kernel<false><<<grid, kBlock, 0, raw(s)>>>(p, g, m, n, C, part, o, divisor);
-    HRNET_CUDA_CHECK_LAUNCH();
+    HRNET_CUDA_CHECK_LAUNCH(s);
   });
 }
 
@@ -371,7 +371,7 @@ void masked_mse_backward(const G<T>& pred, const G<T>& gt, const G<T>& mask, con
     masked_mse_backward_kernel<true><<<grid, kBlock, 0, raw(s)>>>(p, g, m, dloss.data(), dp, n, C);
   else
     masked_mse_backward_kernel<false><<<grid, kBlock, 0, raw(s)>>>(p, g, m, dloss.data(), dp, n, C);
-  HRNET_CUDA_CHECK_LAUNCH();
+  HRNET_CUDA_CHECK_LAUNCH(s);
 }
 
 // Labels are not validated here (that would need a host synchronisation): a label outside [0, K)
@@ -389,7 +389,7 @@ void cross_entropy_forward(const G<T>& logits, const Tensor<std::int64_t, CUDA>&
   cross_entropy_kernel<<<1, block, 0, raw(s)>>>(dev_ptr(logits.data()), labels.data(), N, K,
                                                 static_cast<float>(1.0 - smoothing), static_cast<float>(smoothing),
                                                 loss.data());
-  HRNET_CUDA_CHECK_LAUNCH();
+  HRNET_CUDA_CHECK_LAUNCH(s);
 }
 
 template <GpuType T>
@@ -405,7 +405,7 @@ void cross_entropy_backward(const G<T>& logits, const Tensor<std::int64_t, CUDA>
   const lm::CeTargets t = lm::ce_targets(smoothing, K);
   cross_entropy_backward_kernel<<<grid_for(N * 32, kBlock), kBlock, 0, raw(s)>>>(
       dev_ptr(logits.data()), labels.data(), dloss.data(), dev_ptr(dlogits.data()), N, K, t.on, t.off);
-  HRNET_CUDA_CHECK_LAUNCH();
+  HRNET_CUDA_CHECK_LAUNCH(s);
 }
 
 void weighted_mean_sum_forward(const std::vector<const G<float>*>& xs, const std::vector<double>& weights,
@@ -433,7 +433,7 @@ void weighted_mean_sum_forward(const std::vector<const G<float>*>& xs, const std
     const unsigned grid = begin[i + 1] - begin[i];
     if (aligned16(xp)) sum_kernel<true><<<grid, kBlock, 0, raw(s)>>>(xp, n, partials + begin[i], nullptr, 1.0);
     else sum_kernel<false><<<grid, kBlock, 0, raw(s)>>>(xp, n, partials + begin[i], nullptr, 1.0);
-    HRNET_CUDA_CHECK_LAUNCH();
+    HRNET_CUDA_CHECK_LAUNCH(s);
   }
   for (std::size_t i0 = 0; i0 < xs.size(); i0 += kTerms) {
     WmsTerms t;
@@ -446,7 +446,7 @@ void weighted_mean_sum_forward(const std::vector<const G<float>*>& xs, const std
     }
     t.begin[t.count] = begin[i0 + t.count];
     weighted_mean_sum_finish_kernel<<<1, kBlock, 0, raw(s)>>>(partials, t, acc, y.data());
-    HRNET_CUDA_CHECK_LAUNCH();
+    HRNET_CUDA_CHECK_LAUNCH(s);
   }
 }
 
@@ -464,7 +464,7 @@ void weighted_mean_sum_backward(const G<float>& dy, const std::vector<double>& w
       add_scaled_scalar_kernel<true><<<grid, kBlock, 0, raw(s)>>>(x, n, dy.data(), weights[i], double(n));
     else
       add_scaled_scalar_kernel<false><<<grid, kBlock, 0, raw(s)>>>(x, n, dy.data(), weights[i], double(n));
-    HRNET_CUDA_CHECK_LAUNCH();
+    HRNET_CUDA_CHECK_LAUNCH(s);
   }
 }
 

@@ -1,7 +1,12 @@
 // CUDA runtime services: devices, streams, events, the caching allocator (the device's stream-ordered
 // pool, kept from releasing memory), pinned host memory, copies and the cuDNN/cuBLAS workspace arena.
+#include <algorithm>
+#include <atomic>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <limits>
+#include <string>
 #include <mutex>
 #include <vector>
 
@@ -56,7 +61,9 @@ OwnedStream::OwnedStream() {
   s_.handle = s;
 }
 OwnedStream::~OwnedStream() {
-  if (s_.handle) (void)cudaStreamDestroy(raw(s_));
+  if (!s_.handle) return;
+  gpu::detail::release_workspace(s_);  // freed in this stream's order, before the handle can be reused
+  (void)cudaStreamDestroy(raw(s_));
 }
 
 Event::Event() {
@@ -112,6 +119,47 @@ void* allocate(std::size_t bytes, Stream s) {
   return p;
 }
 void deallocate(void* p, Stream s) noexcept { (void)cudaFreeAsync(p, raw(s)); }
+
+namespace {
+std::uint64_t this_thread_number() {
+  static std::atomic<std::uint64_t> next{1};
+  thread_local const std::uint64_t n = next.fetch_add(1, std::memory_order_relaxed);
+  return n;
+}
+}  // namespace
+
+BlockOrigin block_origin(Stream s) { return BlockOrigin{s, current_device(), this_thread_number()}; }
+
+void deallocate(void* p, const BlockOrigin& o) noexcept {
+  int cur = -1;
+  (void)cudaGetDevice(&cur);
+  const bool per_thread = o.stream.handle == static_cast<void*>(cudaStreamPerThread);
+  if (!per_thread || (cur == o.device && this_thread_number() == o.thread)) {
+    if (cur == o.device || o.device < 0) {
+      (void)cudaFreeAsync(p, raw(o.stream));
+    } else {  // an explicit stream of another device: free it there, in that stream's order
+      (void)cudaSetDevice(o.device);
+      (void)cudaFreeAsync(p, raw(o.stream));
+      (void)cudaSetDevice(cur);
+    }
+    return;
+  }
+#ifndef NDEBUG
+  std::fprintf(stderr,
+               "hrnet: a device block allocated on the per-thread default stream of thread %llu, device %d, is "
+               "freed by thread %llu under device %d: that handle names another stream there. Free tensors on "
+               "the thread and device that made them, or allocate them on an explicit stream.\n",
+               static_cast<unsigned long long>(o.thread), o.device,
+               static_cast<unsigned long long>(this_thread_number()), cur);
+  std::abort();
+#else
+  // Correct whatever ran on that thread's stream: wait for the device, then free.
+  (void)cudaSetDevice(o.device);
+  (void)cudaDeviceSynchronize();
+  (void)cudaFree(p);
+  (void)cudaSetDevice(cur);
+#endif
+}
 
 MemoryStats memory_stats() {
   cudaMemPool_t pool = device_pool();
@@ -174,47 +222,91 @@ int sm_count() {
 }
 
 namespace {
-// One block per (thread, device, stream): cudaStreamPerThread names a different stream on each
-// device. Growing frees the old block in the stream's order, so work already queued on that stream
-// keeps using it safely.
+// The cuDNN/cuBLAS scratch of a stream. The stream owns it: an OwnedStream releases its block, in
+// its own order, before it destroys the handle, so a stream created later at the same address never
+// shares scratch with kernels still running. cudaStreamPerThread names a different stream on every
+// thread (and device), so its blocks are per thread, released when the thread ends. Growing frees
+// the old block in the stream's order, so work already queued keeps using it safely.
 struct Arena {
   int device = 0;
   Stream stream;
   void* ptr = nullptr;
   std::size_t bytes = 0;
 };
-struct Arenas {
+
+void* grow(Arena& a, std::size_t bytes) {
+  if (a.bytes < bytes) {
+    if (a.ptr) cuda::deallocate(a.ptr, a.stream);
+    const std::size_t grown = std::max(bytes, a.bytes + a.bytes / 2);  // amortise regrowth
+    a.ptr = nullptr;
+    a.bytes = 0;
+    a.ptr = cuda::allocate(grown, a.stream);
+    a.bytes = grown;
+  }
+  return a.ptr;
+}
+
+// Per-thread default streams: freed at thread exit. The thread's stream may already be gone then,
+// so the block is freed with cudaFree, which waits for the device.
+struct ThreadArenas {
   std::vector<Arena> list;
-  ~Arenas() {
+  ~ThreadArenas() {
     for (auto& a : list)
       if (a.ptr) {
         (void)cudaSetDevice(a.device);
-        cuda::deallocate(a.ptr, a.stream);
+        (void)cudaFree(a.ptr);
       }
   }
 };
-thread_local Arenas tl_arenas;
+thread_local ThreadArenas tl_arenas;
+
+// Every other stream (owned streams, the legacy default stream, a stream the user created): one
+// block per (device, stream), shared by the threads that use that stream.
+std::mutex g_arena_mutex;
+std::vector<Arena> g_arenas;
+
+bool per_thread(Stream s) { return s.handle == static_cast<void*>(cudaStreamPerThread); }
 }  // namespace
 
 void* workspace(std::size_t bytes, Stream s) {
   if (bytes == 0) return nullptr;
   const int dev = cuda::current_device();
-  Arena* a = nullptr;
-  for (auto& x : tl_arenas.list)
-    if (x.device == dev && x.stream == s) a = &x;
-  if (!a) {
+  if (per_thread(s)) {
+    for (auto& a : tl_arenas.list)
+      if (a.device == dev) return grow(a, bytes);
     tl_arenas.list.push_back(Arena{dev, s, nullptr, 0});
-    a = &tl_arenas.list.back();
+    return grow(tl_arenas.list.back(), bytes);
   }
-  if (a->bytes < bytes) {
-    if (a->ptr) cuda::deallocate(a->ptr, s);
-    const std::size_t grown = std::max(bytes, a->bytes + a->bytes / 2);  // amortise regrowth
-    a->ptr = nullptr;
-    a->bytes = 0;
-    a->ptr = cuda::allocate(grown, s);
-    a->bytes = grown;
+  std::lock_guard<std::mutex> lock(g_arena_mutex);
+  for (auto& a : g_arenas)
+    if (a.device == dev && a.stream == s) return grow(a, bytes);
+  g_arenas.push_back(Arena{dev, s, nullptr, 0});
+  return grow(g_arenas.back(), bytes);
+}
+
+void release_workspace(Stream s) noexcept {
+  if (per_thread(s)) return;  // released when its thread ends
+  std::lock_guard<std::mutex> lock(g_arena_mutex);
+  for (auto it = g_arenas.begin(); it != g_arenas.end();) {
+    if (it->stream == s) {
+      if (it->ptr) cuda::deallocate(it->ptr, s);
+      it = g_arenas.erase(it);
+    } else {
+      ++it;
+    }
   }
-  return a->ptr;
+}
+
+void debug_sync_after_launch(Stream s) {
+  static const bool enabled = [] {
+    const char* v = std::getenv("HRNET_CUDA_LAUNCH_SYNC");
+    return v && std::string(v) == "1";
+  }();
+  if (!enabled) return;
+  cudaStreamCaptureStatus capturing = cudaStreamCaptureStatusNone;
+  HRNET_CUDA_CHECK(cudaStreamIsCapturing(raw(s), &capturing));
+  if (capturing != cudaStreamCaptureStatusNone) return;
+  HRNET_CUDA_CHECK(cudaStreamSynchronize(raw(s)));
 }
 
 }  // namespace hrnet::gpu::detail

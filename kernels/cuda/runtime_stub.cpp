@@ -35,6 +35,8 @@ float Event::elapsed_ms_since(const Event&) const { unavailable("Event::elapsed_
 
 void* allocate(std::size_t, Stream) { unavailable("allocate"); }
 void deallocate(void*, Stream) noexcept {}
+BlockOrigin block_origin(Stream s) { return BlockOrigin{s, -1, 0}; }
+void deallocate(void*, const BlockOrigin&) noexcept {}
 MemoryStats memory_stats() { unavailable("memory_stats"); }
 void reset_peak_memory_stats() { unavailable("reset_peak_memory_stats"); }
 PinnedBuffer::PinnedBuffer(std::size_t) { unavailable("PinnedBuffer"); }

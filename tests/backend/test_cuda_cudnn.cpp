@@ -11,19 +11,37 @@
 // - 16-bit products are exact in fp32 (tensor cores included), so a 16-bit output adds one
 //   rounding, unit_roundoff<T>() * |result|, and where cuDNN may round the product before blending
 //   it into an accumulated gradient, one more of at most unit_roundoff<T>() * sum |terms|.
+#include <unistd.h>
+
+#include <array>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <string>
+#include <tuple>
 #include <vector>
+
+#include <cudnn.h>
 
 #include "cuda_test_util.hpp"
 #include "bn_math.hpp"
 #include "hrnet/backend/cpu.hpp"
+#include "hrnet/io/safetensors.hpp"
+#include "hrnet/io/tensor_io.hpp"
 
 namespace hrnet::gpu::detail {
 // Test hook defined in kernels/cuda/batch_norm_cudnn.cu: false sends batch norm to the kernels used
 // when cuDNN rejects a configuration.
 void batch_norm_use_cudnn(bool on);
+// Test hook defined in kernels/cuda/conv_cudnn.cu (no GPU needed): what cuDNN derives from the
+// descriptors of a convolution: {n, k, ho, wo} and the image strides {n, c, h, w}.
+std::array<std::int64_t, 8> conv_descriptor_readback(const Shape& image, const Shape& filter, const Shape& out,
+                                                     int stride, int pad, bool half_data);
+// Test hook defined in kernels/cuda/conv_cudnn.cu (no GPU needed): the algorithm and math type the
+// selection takes from a forward performance list; {-1, 0} when none is acceptable.
+std::pair<int, int> conv_pick_readback(const std::vector<cudnnConvolutionFwdAlgoPerf_t>& perfs, bool ieee_fp32,
+                                       bool deterministic);
 }  // namespace hrnet::gpu::detail
 
 namespace {
@@ -359,6 +377,7 @@ TEMPLATE_TEST_CASE("cuda batch_norm backward accumulates like the CPU in train a
   HRNET_REQUIRE_GPU();
   using T = TestType;
   const double u = std::is_same_v<T, float> ? 0.0 : unit_roundoff<T>();
+  const double eps = 1e-5;  // the forward's, passed on to cuDNN's backward
   std::uint64_t seed = 700;
   for (bool use_cudnn : {true, false}) {
     BnPathGuard path(use_cudnn);
@@ -378,9 +397,9 @@ TEMPLATE_TEST_CASE("cuda batch_norm backward accumulates like the CPU in train a
         auto [dx, dx0] = rnd<T>(s, seed + 2);
         F dg0 = random_tensor<float>(Shape{C}, seed + 3), db0 = random_tensor<float>(Shape{C}, seed + 4);
         auto dg = to_cuda(dg0), db = to_cuda(db0);
-        gpu::batch_norm_backward(x, dy, to_cuda(p.gamma), to_cuda(mean), to_cuda(inv), training, &dx, &dg, &db);
+        gpu::batch_norm_backward(x, dy, to_cuda(p.gamma), to_cuda(mean), to_cuda(inv), training, eps, &dx, &dg, &db);
         F rdx = dx0.clone(), rdg = dg0.clone(), rdb = db0.clone();
-        cpu::batch_norm_backward<float>(xf, dyf, p.gamma, mean, inv, training, &rdx, &rdg, &rdb);
+        cpu::batch_norm_backward<float>(xf, dyf, p.gamma, mean, inv, training, eps, &rdx, &rdg, &rdb);
         // Sums of `rows` terms of size |dy| * |xhat| <= 1 * 3 (|x - mean| <= 5, invstd about 0.7).
         const double sum_scale = double(rows) * 3.0;
         test::require_gpu_close(dg, rdg, 0.0, tol * sum_scale, tag + " dgamma");
@@ -389,11 +408,11 @@ TEMPLATE_TEST_CASE("cuda batch_norm backward accumulates like the CPU in train a
         test::require_gpu_close(dx, rdx, u, (tol * 3.0 * 8.0 + u) * 4.0, tag + " dx");
         // Only some gradients wanted: the others are left alone.
         auto dg_only = to_cuda(dg0);
-        gpu::batch_norm_backward<T>(x, dy, to_cuda(p.gamma), to_cuda(mean), to_cuda(inv), training, nullptr, &dg_only,
+        gpu::batch_norm_backward<T>(x, dy, to_cuda(p.gamma), to_cuda(mean), to_cuda(inv), training, eps, nullptr, &dg_only,
                                     nullptr);
         test::require_gpu_close(dg_only, rdg, 0.0, tol * sum_scale, tag + " dgamma alone");
         auto dx_only = to_cuda(cast<T>(dx0));
-        gpu::batch_norm_backward<T>(x, dy, to_cuda(p.gamma), to_cuda(mean), to_cuda(inv), training, &dx_only, nullptr,
+        gpu::batch_norm_backward<T>(x, dy, to_cuda(p.gamma), to_cuda(mean), to_cuda(inv), training, eps, &dx_only, nullptr,
                                     nullptr);
         test::require_gpu_close(dx_only, rdx, u, (tol * 3.0 * 8.0 + u) * 4.0, tag + " dx alone");
       }
@@ -415,6 +434,7 @@ TEMPLATE_TEST_CASE("cuda batch_norm_add_relu matches bn then add then relu", "[c
   HRNET_REQUIRE_GPU();
   using T = TestType;
   const double u = std::is_same_v<T, float> ? 0.0 : unit_roundoff<T>();
+  const double eps = 1e-5;
   std::uint64_t seed = 900;
   for (bool use_cudnn : {true, false}) {
     BnPathGuard path(use_cudnn);
@@ -450,13 +470,13 @@ TEMPLATE_TEST_CASE("cuda batch_norm_add_relu matches bn then add then relu", "[c
         auto [dz, dz0] = rnd<T>(s, seed + 4);
         F dg0 = random_tensor<float>(Shape{C}, seed + 6), db0 = random_tensor<float>(Shape{C}, seed + 7);
         auto dg = to_cuda(dg0), db = to_cuda(db0);
-        gpu::batch_norm_add_relu_backward(x, y, dy, to_cuda(p.gamma), to_cuda(p.beta), to_cuda(rsm), to_cuda(rsi), &dx,
+        gpu::batch_norm_add_relu_backward(x, y, dy, to_cuda(p.gamma), to_cuda(p.beta), to_cuda(rsm), to_cuda(rsi), eps, &dx,
                                           with_z ? &dz : nullptr, &dg, &db);
         const F yg = host_f32(y);
         F g = F::zeros(s);
         cpu::relu_backward<float>(yg, dyf, g);
         F rdx = dx0.clone(), rdg = dg0.clone(), rdb = db0.clone();
-        cpu::batch_norm_backward<float>(xf, g, p.gamma, rsm, rsi, true, &rdx, &rdg, &rdb);
+        cpu::batch_norm_backward<float>(xf, g, p.gamma, rsm, rsi, true, eps, &rdx, &rdg, &rdb);
         const double sum_scale = double(rows) * 3.0;
         test::require_gpu_close(dg, rdg, 0.0, tol * sum_scale, tag + " dgamma");
         test::require_gpu_close(db, rdb, 0.0, tol * sum_scale, tag + " dbeta");
@@ -493,7 +513,7 @@ TEMPLATE_TEST_CASE("cuda deterministic mode repeats bit for bit", "[cuda][cudnn]
     auto yb = G<T>::empty(ys), dyb = G<T>::zeros(ys);
     auto dg = G<float>::zeros(Shape{48}), dbt = G<float>::zeros(Shape{48});
     gpu::batch_norm_forward_train(y, gamma, beta, rm, rv, yb, mean, inv, 0.1, 1e-5);
-    gpu::batch_norm_backward(y, dy, gamma, mean, inv, true, &dyb, &dg, &dbt);
+    gpu::batch_norm_backward(y, dy, gamma, mean, inv, true, 1e-5, &dyb, &dg, &dbt);
     return std::vector<G<T>>{y, dx, dw, db, yb, dyb};
   };
   const auto a = run(), b = run();
@@ -502,6 +522,62 @@ TEMPLATE_TEST_CASE("cuda deterministic mode repeats bit for bit", "[cuda][cudnn]
   for (std::size_t i = 0; i < a.size(); ++i) {
     INFO(names[i]);
     CHECK(same_bits(a[i], b[i]));
+  }
+}
+
+// Across processes: the algorithm choice must not depend on timing. The test runs this program again
+// (the hidden case below) and compares every output, dgamma and dbeta included, bit for bit.
+namespace {
+io::SafetensorsFile deterministic_outputs() {
+  SettingsGuard guard;
+  gpu::set_deterministic(true);
+  const Shape xs{4, 32, 17, 15}, ws{48, 32, 3, 3}, ys{4, 48, 17, 15};
+  auto [x, xf] = rnd<float>(xs, 1100);
+  auto [w, wf] = rnd<float>(ws, 1101);
+  auto [dy, dyf] = rnd<float>(ys, 1102);
+  auto dx = G<float>::zeros(xs), dw = G<float>::zeros(ws), y = G<float>::empty(ys);
+  gpu::conv2d_forward<float>(x, w, nullptr, y, 1, 1);
+  gpu::conv2d_backward_data(dy, w, dx, 1, 1);
+  gpu::conv2d_backward_weight(x, dy, dw, 1, 1);
+  auto mean = G<float>::empty(Shape{48}), inv = G<float>::empty(Shape{48});
+  auto rm = G<float>::zeros(Shape{48}), rv = G<float>::zeros(Shape{48});
+  auto gamma = to_cuda(random_tensor<float>(Shape{48}, 1103, 0.5f, 1.5f));
+  auto beta = to_cuda(random_tensor<float>(Shape{48}, 1104));
+  auto yb = G<float>::empty(ys), dyb = G<float>::zeros(ys);
+  auto dg = G<float>::zeros(Shape{48}), dbt = G<float>::zeros(Shape{48});
+  gpu::batch_norm_forward_train(y, gamma, beta, rm, rv, yb, mean, inv, 0.1, 1e-5);
+  gpu::batch_norm_backward(y, dy, gamma, mean, inv, true, 1e-5, &dyb, &dg, &dbt);
+  io::SafetensorsFile f;
+  const std::pair<const char*, const G<float>*> outs[] = {
+      {"conv_forward", &y}, {"conv_backward_data", &dx}, {"conv_backward_weight", &dw}, {"bn_forward", &yb},
+      {"bn_backward_dx", &dyb}, {"bn_dgamma", &dg}, {"bn_dbeta", &dbt}};
+  for (const auto& [name, t] : outs) f.tensors[name] = io::to_raw(to_cpu(*t));
+  return f;
+}
+}  // namespace
+
+TEST_CASE("deterministic outputs of a second process (run by the test below)", "[.][deterministic_child]") {
+  const char* out = std::getenv("HRNET_DETERMINISTIC_OUT");
+  REQUIRE(out != nullptr);
+  io::write_safetensors(out, deterministic_outputs());
+}
+
+TEST_CASE("cuda deterministic mode gives the same bits in another process", "[cuda][cudnn]") {
+  HRNET_REQUIRE_GPU();
+  const std::string out = (std::filesystem::temp_directory_path() /
+                           ("hrnet_deterministic_" + std::to_string(::getpid()) + ".safetensors")).string();
+  const std::string self = std::filesystem::read_symlink("/proc/self/exe").string();
+  ::setenv("HRNET_DETERMINISTIC_OUT", out.c_str(), 1);
+  const int rc = std::system(("'" + self + "' '[deterministic_child]' > /dev/null 2>&1").c_str());
+  REQUIRE(rc == 0);
+  const io::SafetensorsFile child = io::read_safetensors(out);
+  std::filesystem::remove(out);
+  const io::SafetensorsFile mine = deterministic_outputs();
+  REQUIRE(child.tensors.size() == mine.tensors.size());
+  for (const auto& [name, raw] : mine.tensors) {
+    INFO(name);
+    REQUIRE(child.tensors.count(name) == 1);
+    CHECK(child.tensors.at(name).data == raw.data);
   }
 }
 
@@ -535,6 +611,102 @@ HostBn host_bn(const Shape& s, std::uint64_t seed) {
           p.beta,
           p.rmean,
           p.rvar};
+}
+
+// The convolution shapes of HigherHRNet-W32 at 512 and HRNet-W32-C at 224 (batch 2): the stem,
+// the 3x3 branch convolutions, the fusion's 1x1 and strided 3x3, the transitions, the heads, the
+// 4x4 deconvolution (run as the backward-data problem of its mirror convolution) and the
+// classification head. cuDNN must derive the output size we compute, and read the image as packed
+// NHWC. Descriptors need no GPU, so this runs in CI.
+TEST_CASE("cuDNN descriptors of the HRNet convolution shapes agree with our shapes", "[cuda][host]") {
+  struct Conv {
+    std::int64_t c, k, r, h, w;
+    int stride, pad;
+  };
+  std::vector<Conv> convs;
+  auto out = [](std::int64_t in, std::int64_t r, int stride, int pad) { return (in + 2 * pad - r) / stride + 1; };
+  for (const auto& [size, width, head] : {std::tuple{512, 32, true}, std::tuple{224, 32, false}}) {
+    const std::int64_t q = size / 4;
+    convs.push_back({3, 64, 3, size, size, 2, 1});           // stem conv1
+    convs.push_back({64, 64, 3, size / 2, size / 2, 2, 1});  // stem conv2
+    convs.push_back({64, 64, 1, q, q, 1, 0});                // layer1 bottleneck 1x1
+    convs.push_back({64, 64, 3, q, q, 1, 1});
+    convs.push_back({64, 256, 1, q, q, 1, 0});
+    convs.push_back({256, 64, 1, q, q, 1, 0});
+    for (int i = 0; i < 4; ++i) {
+      const std::int64_t c = width << i, hw = q >> i;
+      convs.push_back({c, c, 3, hw, hw, 1, 1});  // branch BasicBlocks
+      if (i > 0) convs.push_back({c / 2, c, 3, hw * 2, hw * 2, 2, 1});  // transition / fusion down
+      for (int j = i + 1; j < 4; ++j) convs.push_back({width << j, c, 1, q >> j, q >> j, 1, 0});  // fusion up 1x1
+      for (int j = 0; j < i; ++j)  // fusion down from branch j: 3x3 stride 2 steps, the last to c channels
+        for (int step = j; step < i; ++step)
+          convs.push_back({width << j, step == i - 1 ? c : width << j, 3, q >> step, q >> step, 2, 1});
+    }
+    if (head) {
+      convs.push_back({width, 34, 1, q, q, 1, 0});      // final_layers.0
+      convs.push_back({32, 32, 3, q * 2, q * 2, 1, 1});  // deconv BasicBlocks
+      convs.push_back({32, 17, 1, q * 2, q * 2, 1, 0});  // final_layers.1
+    } else {
+      const std::int64_t hc[4] = {32, 64, 128, 256};
+      for (int i = 0; i < 4; ++i) {
+        convs.push_back({width << i, hc[i], 1, q >> i, q >> i, 1, 0});  // incre bottleneck in
+        convs.push_back({hc[i], hc[i], 3, q >> i, q >> i, 1, 1});
+        convs.push_back({hc[i], hc[i] * 4, 1, q >> i, q >> i, 1, 0});
+        if (i < 3) convs.push_back({hc[i] * 4, hc[i + 1] * 4, 3, q >> i, q >> i, 2, 1});  // downsamp
+      }
+      convs.push_back({1024, 2048, 1, q >> 3, q >> 3, 1, 0});  // final_layer
+    }
+    // The deconvolution 66 -> 32, kernel 4, stride 2, pad 1 at 1/4 -> 1/2: cuDNN runs it as the
+    // backward-data problem of the convolution from the 1/2 map (32 channels) to the 1/4 map.
+    if (head) convs.push_back({32, 66, 4, q * 2, q * 2, 2, 1});
+  }
+  for (const Conv& c : convs)
+    for (bool half : {false, true}) {
+      const Shape image{2, c.c, c.h, c.w}, filter{c.k, c.c, c.r, c.r};
+      const Shape y{2, c.k, out(c.h, c.r, c.stride, c.pad), out(c.w, c.r, c.stride, c.pad)};
+      INFO("image " << image << " filter " << filter << " stride " << c.stride << " pad " << c.pad << (half ? " half" : " float"));
+      const auto rb = gpu::detail::conv_descriptor_readback(image, filter, y, c.stride, c.pad, half);
+      CHECK(rb[0] == 2);
+      CHECK(rb[1] == c.k);
+      CHECK(rb[2] == y.h());
+      CHECK(rb[3] == y.w());
+      CHECK(rb[4] == c.h * c.w * c.c);  // NHWC: n stride
+      CHECK(rb[5] == 1);                // c innermost
+      CHECK(rb[6] == c.w * c.c);
+      CHECK(rb[7] == c.c);
+    }
+}
+
+// The selection rules on made-up performance lists (cuDNN sorts them best first): the first entry
+// that succeeded, fits the workspace limit (512 MiB), is deterministic when asked, never rounds
+// inputs down (ALLOW_CONVERSION), and in IEEE fp32 is not a tensor-op (TF32) algorithm, which then
+// runs with FMA math.
+TEST_CASE("convolution algorithm selection follows the policy on synthetic performance lists", "[cuda][host]") {
+  auto perf = [](int algo, cudnnStatus_t st, cudnnDeterminism_t det, cudnnMathType_t math, std::size_t mem) {
+    cudnnConvolutionFwdAlgoPerf_t p{};
+    p.algo = static_cast<cudnnConvolutionFwdAlgo_t>(algo);
+    p.status = st;
+    p.determinism = det;
+    p.mathType = math;
+    p.memory = mem;
+    return p;
+  };
+  const auto ok = CUDNN_STATUS_SUCCESS;
+  const auto det = CUDNN_DETERMINISTIC, nondet = CUDNN_NON_DETERMINISTIC;
+  const std::vector<cudnnConvolutionFwdAlgoPerf_t> list = {
+      perf(0, CUDNN_STATUS_NOT_SUPPORTED, det, CUDNN_DEFAULT_MATH, 0),          // failed: never
+      perf(1, ok, det, CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION, 0),               // rounds inputs: never
+      perf(2, ok, nondet, CUDNN_TENSOR_OP_MATH, 1 << 20),                       // fastest usable, TF32
+      perf(3, ok, det, CUDNN_TENSOR_OP_MATH, 0),                                // deterministic, TF32
+      perf(4, ok, det, CUDNN_DEFAULT_MATH, std::size_t{600} << 20),             // over the workspace limit
+      perf(5, ok, nondet, CUDNN_FMA_MATH, 0),
+      perf(6, ok, det, CUDNN_DEFAULT_MATH, 4096)};
+  using gpu::detail::conv_pick_readback;
+  CHECK(conv_pick_readback(list, false, false) == std::pair{2, int(CUDNN_TENSOR_OP_MATH)});
+  CHECK(conv_pick_readback(list, false, true) == std::pair{3, int(CUDNN_TENSOR_OP_MATH)});
+  CHECK(conv_pick_readback(list, true, false) == std::pair{5, int(CUDNN_FMA_MATH)});
+  CHECK(conv_pick_readback(list, true, true) == std::pair{6, int(CUDNN_FMA_MATH)});
+  CHECK(conv_pick_readback({list[0], list[1], list[4]}, false, false) == std::pair{-1, 0});
 }
 
 TEST_CASE("bn_math eval forward and invstd match cpu batch_norm_forward_eval", "[cuda][host]") {
@@ -589,7 +761,7 @@ TEST_CASE("bn_math backward formulas match cpu batch_norm_backward", "[cuda][hos
     cpu::batch_norm_forward_train<float>(h.x, h.gamma, h.beta, rm, rv, y, mean, inv, 0.1, 1e-5);
     for (bool training : {true, false}) {
       F ref_dx = F::zeros(s), ref_dg = F::zeros(Shape{C}), ref_db = F::zeros(Shape{C});
-      cpu::batch_norm_backward<float>(h.x, h.dy, h.gamma, mean, inv, training, &ref_dx, &ref_dg, &ref_db);
+      cpu::batch_norm_backward<float>(h.x, h.dy, h.gamma, mean, inv, training, 1e-5, &ref_dx, &ref_dg, &ref_db);
       F dx = F::empty(s), dg = F::empty(Shape{C}), db = F::empty(Shape{C});
       for (std::int64_t c = 0; c < C; ++c) {
         double sdy = 0, sdyx = 0;

@@ -65,10 +65,13 @@ template <ComputeType T>
 void batch_norm_forward_eval(const T4<T>& x, const A4<T>& gamma, const A4<T>& beta, const A4<T>& running_mean,
                              const A4<T>& running_var, T4<T>& y, double eps);
 // Gradient for either mode: training mode uses the saved batch statistics and differentiates
-// through them; eval mode treats mean and invstd as constants.
+// through them; eval mode treats mean and invstd as constants. `eps` is the forward's: the CPU
+// computes from invstd and does not read it (cuDNN requires it, and the two backends take the
+// same arguments).
 template <ComputeType T>
 void batch_norm_backward(const T4<T>& x, const T4<T>& dy, const A4<T>& gamma, const A4<T>& mean,
-                         const A4<T>& invstd, bool training, T4<T>* dx, A4<T>* dgamma, A4<T>* dbeta);
+                         const A4<T>& invstd, bool training, double eps, T4<T>* dx, A4<T>* dgamma,
+                         A4<T>* dbeta);
 // invstd[c] = 1 / sqrt(running_var[c] + eps), computed in double: the constants of eval-mode backward.
 template <ComputeType P>
 void batch_norm_eval_invstd(const T4<P>& running_var, double eps, T4<P>& invstd);
@@ -83,8 +86,8 @@ void batch_norm_add_relu_forward_train(const T4<T>& x, const T4<T>* z, const A4<
 // g in training mode. `beta` is unused here (cuDNN's fused backward needs it).
 template <ComputeType T>
 void batch_norm_add_relu_backward(const T4<T>& x, const T4<T>& y, const T4<T>& dy, const A4<T>& gamma,
-                                  const A4<T>& beta, const A4<T>& mean, const A4<T>& invstd, T4<T>* dx, T4<T>* dz,
-                                  A4<T>* dgamma, A4<T>* dbeta);
+                                  const A4<T>& beta, const A4<T>& mean, const A4<T>& invstd, double eps, T4<T>* dx,
+                                  T4<T>* dz, A4<T>* dgamma, A4<T>* dbeta);
 
 // ---- element-wise and data movement ------------------------------------------------------------
 template <ComputeType T> void relu_forward(const T4<T>& x, T4<T>& y);

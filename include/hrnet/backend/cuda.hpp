@@ -86,8 +86,8 @@ void batch_norm_forward_eval(const G<T>& x, const G<float>& gamma, const G<float
                              Stream s = cuda::current_stream());
 template <GpuType T>
 void batch_norm_backward(const G<T>& x, const G<T>& dy, const G<float>& gamma, const G<float>& mean,
-                         const G<float>& invstd, bool training, G<T>* dx, G<float>* dgamma, G<float>* dbeta,
-                         Stream s = cuda::current_stream());
+                         const G<float>& invstd, bool training, double eps, G<T>* dx, G<float>* dgamma,
+                         G<float>* dbeta, Stream s = cuda::current_stream());
 // invstd[c] = 1 / sqrt(running_var[c] + eps): the constants of eval-mode backward.
 void batch_norm_eval_invstd(const G<float>& running_var, double eps, G<float>& invstd,
                             Stream s = cuda::current_stream());
@@ -100,8 +100,9 @@ void batch_norm_add_relu_forward_train(const G<T>& x, const G<T>* z, const G<flo
 // Backward of the training-mode form: g = dy * (y > 0); dz += g; then batch_norm_backward with g.
 template <GpuType T>
 void batch_norm_add_relu_backward(const G<T>& x, const G<T>& y, const G<T>& dy, const G<float>& gamma,
-                                  const G<float>& beta, const G<float>& mean, const G<float>& invstd, G<T>* dx,
-                                  G<T>* dz, G<float>* dgamma, G<float>* dbeta, Stream s = cuda::current_stream());
+                                  const G<float>& beta, const G<float>& mean, const G<float>& invstd, double eps,
+                                  G<T>* dx, G<T>* dz, G<float>* dgamma, G<float>* dbeta,
+                                  Stream s = cuda::current_stream());
 
 // ---- linear (cuBLASLt / cuBLAS) ------------------------------------------------------------------
 // y = x w^T + b; x (N,F), w (O,F), b (O) or null, y (N,O)

@@ -7,6 +7,7 @@
 // This header is plain C++: no CUDA types leak into code that includes it.
 #pragma once
 #include <cstddef>
+#include <cstdint>
 
 namespace hrnet::cuda {
 
@@ -25,6 +26,19 @@ Stream current_stream();
 // synchronised with that stream by its user (as with PyTorch's record_stream).
 void* allocate(std::size_t bytes, Stream s);
 void deallocate(void* p, Stream s) noexcept;
+
+// Where a block was allocated, for freeing it in the right order. The per-thread default stream's
+// handle names the stream of whichever thread uses it, on the current device: a block allocated on
+// it and freed by another thread or under another device could be reused while its kernels still
+// run. deallocate(p, origin) frees such a block only after the device has finished its work (debug
+// builds stop with a message naming both threads and devices instead: it is a bug of the caller).
+struct BlockOrigin {
+  Stream stream;
+  int device = -1;
+  std::uint64_t thread = 0;  // hrnet's number of the allocating thread
+};
+BlockOrigin block_origin(Stream s);  // the current device and thread
+void deallocate(void* p, const BlockOrigin& origin) noexcept;
 
 // ---- synchronous copies and fills ----------------------------------------------------------------
 // From/to pageable host memory: these return when the host side may be reused (they synchronise

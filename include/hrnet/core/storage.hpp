@@ -24,21 +24,21 @@ class Buffer {
     if constexpr (is_cpu<D>) {
       ptr_ = host_allocate(bytes);  // aligned; large blocks cached and in huge pages (host_memory.hpp)
     } else {
-      stream_ = cuda::current_stream();
-      ptr_ = cuda::allocate(bytes, stream_);
+      origin_ = cuda::block_origin(cuda::current_stream());
+      ptr_ = cuda::allocate(bytes, origin_.stream);
     }
   }
   ~Buffer() { release(); }
   Buffer(const Buffer&) = delete;
   Buffer& operator=(const Buffer&) = delete;
   Buffer(Buffer&& o) noexcept
-      : ptr_(std::exchange(o.ptr_, nullptr)), bytes_(std::exchange(o.bytes_, 0)), stream_(o.stream_) {}
+      : ptr_(std::exchange(o.ptr_, nullptr)), bytes_(std::exchange(o.bytes_, 0)), origin_(o.origin_) {}
   Buffer& operator=(Buffer&& o) noexcept {
     if (this != &o) {
       release();
       ptr_ = std::exchange(o.ptr_, nullptr);
       bytes_ = std::exchange(o.bytes_, 0);
-      stream_ = o.stream_;
+      origin_ = o.origin_;
     }
     return *this;
   }
@@ -50,12 +50,12 @@ class Buffer {
   void release() noexcept {
     if (!ptr_) return;
     if constexpr (is_cpu<D>) host_free(ptr_, bytes_);
-    else cuda::deallocate(ptr_, stream_);
+    else cuda::deallocate(ptr_, origin_);
     ptr_ = nullptr;
   }
   void* ptr_ = nullptr;
   std::size_t bytes_ = 0;
-  cuda::Stream stream_;  // CUDA: the stream the block was allocated on; it is freed in that order
+  cuda::BlockOrigin origin_;  // CUDA: the stream (and thread, device) the block was allocated on; freed in that order
 };
 
 template <Device D> using Storage = std::shared_ptr<Buffer<D>>;

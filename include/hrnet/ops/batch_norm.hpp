@@ -42,8 +42,8 @@ Var<T, D> batch_norm(const Var<T, D>& x, const Var<T, D>& weight, const Var<T, D
       mean.copy_from(running_mean);
       backend::batch_norm_eval_invstd(running_var, o.eps, invstd);
     }
-    detail::record(out, [x, weight, bias, mean, invstd, training = o.training](const Tensor<T, D>& gy) mutable {
-      backend::batch_norm_backward(x.value(), gy, weight.value(), mean, invstd, training,
+    detail::record(out, [x, weight, bias, mean, invstd, training = o.training, eps = o.eps](const Tensor<T, D>& gy) mutable {
+      backend::batch_norm_backward(x.value(), gy, weight.value(), mean, invstd, training, eps,
                                   x.requires_grad() ? &x.grad_buffer() : nullptr,
                                   weight.requires_grad() ? &weight.grad_buffer() : nullptr,
                                   bias.requires_grad() ? &bias.grad_buffer() : nullptr);
@@ -86,9 +86,9 @@ Var<T, D> batch_norm_add_relu(const Var<T, D>& x, const Var<T, D>& weight, const
   const bool need = detail::any_requires_grad<T, D>({&x, &weight, &bias, &residual});
   Var<T, D> out(y, need);
   if (need)
-    detail::record(out, [x, weight, bias, residual, y, mean, invstd](const Tensor<T, D>& gy) mutable {
+    detail::record(out, [x, weight, bias, residual, y, mean, invstd, eps = o.eps](const Tensor<T, D>& gy) mutable {
       auto grad = [](const Var<T, D>& v) -> Tensor<T, D>* { return v.defined() && v.requires_grad() ? &v.grad_buffer() : nullptr; };
-      backend::batch_norm_add_relu_backward(x.value(), y, gy, weight.value(), bias.value(), mean, invstd, grad(x),
+      backend::batch_norm_add_relu_backward(x.value(), y, gy, weight.value(), bias.value(), mean, invstd, eps, grad(x),
                                             grad(residual), grad(weight), grad(bias));
     });
   return out;
