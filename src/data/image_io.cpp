@@ -142,17 +142,18 @@ Image decode_png(std::span<const std::uint8_t> b, const std::string& name) {
     std::size_t pos = 8;
     bool iend = false;
     while (!iend) {
-      HRNET_CHECK(b.size() - pos >= 12, data::ImageError,
+      HRNET_CHECK(b.size() - pos >= 8, data::ImageError,
                   name << ": truncated PNG: " << (b.size() - pos) << " bytes at offset " << pos
-                       << " cannot hold a chunk (12 bytes at least), and there was no IEND chunk");
+                       << " cannot hold a chunk header (8 bytes), and there was no IEND chunk");
       const std::int64_t len = be32(pos);
       const std::string type = png_chunk_type(b.data() + pos + 4);
       HRNET_CHECK(len <= 0x7fffffff, data::ImageError,
                   name << ": corrupt PNG: chunk '" << type << "' at offset " << pos << " claims " << len
                        << " bytes, over the PNG limit of 2^31 - 1");
-      HRNET_CHECK(std::uint64_t(len) <= b.size() - pos - 12, data::ImageError,
+      HRNET_CHECK(std::uint64_t(len) + 4 <= b.size() - pos - 8, data::ImageError,
                   name << ": truncated or corrupt PNG: chunk '" << type << "' at offset " << pos << " claims " << len
-                       << " bytes, but only " << (b.size() - pos - 12) << " follow it");
+                       << " bytes, but only " << (b.size() - pos - 8) << " follow its header (" << len
+                       << " + a 4-byte CRC needed)");
       if (len == 0 && type == "IDAT") zero_idat = true;
       iend = type == "IEND";
       pos += 12 + std::size_t(len);
