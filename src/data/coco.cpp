@@ -59,7 +59,11 @@ CocoKeypoints::CocoKeypoints(const std::filesystem::path& root, const std::strin
   namespace fs = std::filesystem;
   const fs::path ann_file = root / "annotations" / ("person_keypoints_" + split + ".json");
   image_dir_ = fs::is_directory(root / "images" / split) ? root / "images" / split : root / split;
-  load(ann_file);
+  try {
+    load(ann_file);
+  } catch (const std::bad_alloc&) {  // the sizes are bounded; a file too large for memory is still named
+    HRNET_THROW(IoError, "COCO annotation file " << ann_file << ": out of memory while indexing it");
+  }
   std::vector<std::size_t> kept;
   for (std::size_t i = 0; i < all_images_.size(); ++i)
     if (!opt_.remove_images_without_annotations || !all_anns_[i].empty()) kept.push_back(i);
