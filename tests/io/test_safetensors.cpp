@@ -623,7 +623,11 @@ TEST_CASE("json_limits: nesting limit, every parser error as IoError, values quo
   CHECK_THROWS_MATCHES(parse_json_text(nested(kMaxJsonDepth + 1), "deep.json"), hrnet::IoError,
                        Msg("deep.json: nesting deeper than 512 levels"));
   CHECK_THROWS_MATCHES(parse_json_text("{\"a\":" + std::string(100000, '['), "open.json"), hrnet::IoError,
-                       Msg("open.json: nesting deeper than 512"));
+                       Msg("open.json: nesting deeper than 512 levels of arrays/objects at byte 516"));
+  // brackets inside strings (escaped quotes included) are not nesting
+  const json s = parse_json_text("[\"" + std::string(1000, '[') + "\\\"" + std::string(1000, '{') + "\", \"\\\\\"]", "ctx");
+  CHECK(s[0].get<std::string>().size() == 2001);
+  CHECK(s[1].get<std::string>() == "\\");
   // 1e999 is json::out_of_range (406), not a parse_error: still an IoError naming the file
   CHECK_THROWS_MATCHES(parse_json_text("[1e999]", "big.json"), hrnet::IoError, Msg("big.json: ") && Msg("1e999"));
   CHECK_THROWS_MATCHES(parse_json_text("[1, NaN]", "nan.json"), hrnet::IoError,

@@ -3,9 +3,9 @@
 //
 // Every JSON loader (COCO annotations, COCO results, the safetensors header) goes through
 // parse_json_text, so that:
-//   - nesting deeper than kMaxJsonDepth is refused while parsing, before the value is built (the
+//   - nesting deeper than kMaxJsonDepth is refused by a byte scan before the parser runs (the
 //     destructor, copy and dump() of a nlohmann value recurse in some versions of the library, and a
-//     200 KB file of '[' would overflow the stack);
+//     200 KB file of '[' would overflow the stack; a parser callback would cost 5x the parse time);
 //   - every nlohmann exception (a syntax error, but also out_of_range 406 for a number such as 1e999)
 //     becomes an IoError that names the file, and so does running out of memory while parsing;
 //   - "NaN" / "Infinity" (written by Python's json.dump, but not JSON) are named as such.
@@ -27,13 +27,13 @@ namespace hrnet::io {
 // Deepest nesting of arrays/objects accepted in a JSON file (COCO files nest 4 deep).
 inline constexpr int kMaxJsonDepth = 512;
 
-// An extra nlohmann parser callback, run after the depth check (e.g. the safetensors reader's
-// duplicate-key check). Its return value is the callback's: false discards the value.
+// An optional nlohmann parser callback (e.g. the safetensors reader's duplicate-key check); false
+// discards the value. Without one the faster plain parser runs.
 using JsonParseHook = std::function<bool(int depth, nlohmann::json::parse_event_t event, nlohmann::json& parsed)>;
 
 // Parses `text`. Any failure throws IoError "<context>: <what went wrong>", where `context` names the
 // file (e.g. "malformed JSON in results file a.json"); the depth limit reads "nesting deeper than 512
-// levels at byte N".
+// levels of arrays/objects at byte N".
 nlohmann::json parse_json_text(std::string_view text, const std::string& context, const JsonParseHook& hook = nullptr);
 
 // A value for a message, never recursing: `3`, `"abc"` (escaped, cut to 40 characters), `true`,
