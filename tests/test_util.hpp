@@ -1,9 +1,17 @@
 // Helpers shared by the tests: fixture loading and tolerance comparisons with readable failures.
 #pragma once
 #include <catch2/catch.hpp>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <functional>
+#include <new>
 #include <sstream>
 #include <string>
 
@@ -71,5 +79,54 @@ void check_throws(F&& f, const std::string& phrase) {
     FAIL("threw a different exception type: " << e.what());
   }
   FAIL("did not throw; expected a message containing: " << phrase);
+}
+}  // namespace hrnet::test
+
+namespace hrnet::test {
+#if defined(__SANITIZE_ADDRESS__)
+inline constexpr bool kAddressLimitWorks = false;  // ASan reserves terabytes of shadow memory
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(memory_sanitizer) || __has_feature(thread_sanitizer)
+inline constexpr bool kAddressLimitWorks = false;
+#else
+inline constexpr bool kAddressLimitWorks = true;
+#endif
+#else
+inline constexpr bool kAddressLimitWorks = true;
+#endif
+
+// Runs f() in a child process whose address space may grow by at most `extra_bytes` beyond this
+// process's current size (RLIMIT_AS). Returns "ok", "bad_alloc", "threw: <what>", or how the
+// child ended. Callers skip when !kAddressLimitWorks.
+inline std::string run_with_memory_limit(std::size_t extra_bytes, const std::function<void()>& f) {
+  long pages = 0;
+  std::ifstream("/proc/self/statm") >> pages;
+  const rlim_t limit = rlim_t(pages) * rlim_t(::sysconf(_SC_PAGESIZE)) + extra_bytes;
+  std::fflush(nullptr);
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    const rlimit rl{limit, limit};
+    if (::setrlimit(RLIMIT_AS, &rl) != 0) ::_exit(20);
+    int code = 0;
+    try {
+      f();
+    } catch (const std::bad_alloc&) {
+      code = 11;
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "child threw: %s\n", e.what());
+      code = 12;
+    }
+    std::fflush(nullptr);
+    ::_exit(code);
+  }
+  int status = 0;
+  if (pid < 0 || ::waitpid(pid, &status, 0) != pid) return "fork/wait failed";
+  if (WIFSIGNALED(status)) return "killed by signal " + std::to_string(WTERMSIG(status));
+  switch (WEXITSTATUS(status)) {
+    case 0: return "ok";
+    case 11: return "bad_alloc";
+    case 12: return "threw (message on stderr)";
+    default: return "exit " + std::to_string(WEXITSTATUS(status));
+  }
 }
 }  // namespace hrnet::test

@@ -2,11 +2,23 @@
 #include "hrnet/data/coco.hpp"
 
 #include <fstream>
+#include <iterator>
+#include <limits>
+#include <new>
+#include <sstream>
 #include <unordered_map>
 
 #include <nlohmann/json.hpp>
 
+#include "hrnet/data/image.hpp"
+#include "hrnet/io/json_limits.hpp"
+
 namespace hrnet::data {
+
+namespace {
+constexpr std::int64_t kI64Min = std::numeric_limits<std::int64_t>::min(), kI64Max = std::numeric_limits<std::int64_t>::max();
+constexpr std::int64_t kIntMin = std::numeric_limits<int>::min(), kIntMax = std::numeric_limits<int>::max();
+}  // namespace
 
 std::vector<Rle> annotation_rles(const CocoAnnotation& a, int h, int w) {
   if (a.segmentation.is_rle()) return {*a.segmentation.rle};
@@ -33,11 +45,25 @@ Mask coco_loss_mask(const CocoImage& img, const std::vector<CocoAnnotation>& ann
   return m;
 }
 
+Mask CocoKeypoints::loss_mask(std::size_t i) const {
+  const CocoImage& img = image(i);
+  try {
+    return coco_loss_mask(img, annotations(i));
+  } catch (const std::bad_alloc&) {
+    HRNET_THROW(IoError, ann_file_.string() << ": image " << img.id << " (" << img.height << "x" << img.width
+                                            << "): out of memory making its loss mask");
+  }
+}
+
 CocoKeypoints::CocoKeypoints(const std::filesystem::path& root, const std::string& split, Options opt) : opt_(opt) {
   namespace fs = std::filesystem;
   const fs::path ann_file = root / "annotations" / ("person_keypoints_" + split + ".json");
   image_dir_ = fs::is_directory(root / "images" / split) ? root / "images" / split : root / split;
-  load(ann_file);
+  try {
+    load(ann_file);
+  } catch (const std::bad_alloc&) {  // the sizes are bounded; a file too large for memory is still named
+    HRNET_THROW(IoError, "COCO annotation file " << ann_file << ": out of memory while indexing it");
+  }
   std::vector<std::size_t> kept;
   for (std::size_t i = 0; i < all_images_.size(); ++i)
     if (!opt_.remove_images_without_annotations || !all_anns_[i].empty()) kept.push_back(i);
@@ -54,6 +80,7 @@ CocoKeypoints::CocoKeypoints(const std::filesystem::path& root, const std::strin
 
 template <class T>
 T CocoKeypoints::field(const nlohmann::json& j, const char* name, const std::string& what) const {
+  static_assert(!std::is_integral_v<T>, "integers are read with int_field (range-checked)");
   auto it = j.find(name);
   HRNET_CHECK(it != j.end(), IoError, ann_file_.string() << ": " << what << " has no field \"" << name << "\"");
   try {
@@ -64,9 +91,45 @@ T CocoKeypoints::field(const nlohmann::json& j, const char* name, const std::str
   }
 }
 
+namespace {
+// One JSON value as an integer in [lo, hi] (floats truncated and booleans read as 0/1, as nlohmann's
+// get<int> did, but never an out-of-range cast); `where` names the file, record and field.
+std::int64_t checked_int(const nlohmann::json& v, std::int64_t lo, std::int64_t hi, const std::string& where) {
+  std::string problem;
+  const auto x = io::json_to_integer(v, lo, hi, io::JsonIntegers::Numeric, &problem);
+  if (x) return *x;
+  HRNET_CHECK(v.is_number() || v.is_boolean(), IoError,
+              where << " has the wrong type (" << v.type_name() << "): expected an integer");
+  HRNET_THROW(IoError, where << ": " << problem);
+}
+}  // namespace
+
+std::int64_t CocoKeypoints::int_field(const nlohmann::json& j, const char* name, const std::string& what,
+                                      std::int64_t lo, std::int64_t hi) const {
+  auto it = j.find(name);
+  HRNET_CHECK(it != j.end(), IoError, ann_file_.string() << ": " << what << " has no field \"" << name << "\"");
+  return checked_int(*it, lo, hi, ann_file_.string() + ": " + what + ": field \"" + name + "\"");
+}
+
+std::vector<std::int64_t> CocoKeypoints::int_list_field(const nlohmann::json& j, const char* name,
+                                                        const std::string& what, std::int64_t lo,
+                                                        std::int64_t hi) const {
+  auto it = j.find(name);
+  HRNET_CHECK(it != j.end(), IoError, ann_file_.string() << ": " << what << " has no field \"" << name << "\"");
+  const std::string where = ann_file_.string() + ": " + what + ": field \"" + name + "\"";
+  HRNET_CHECK(it->is_array(), IoError,
+              where << " has the wrong type (" << it->type_name() << "): expected a list of integers");
+  std::vector<std::int64_t> out;
+  out.reserve(it->size());
+  for (std::size_t i = 0; i < it->size(); ++i)
+    out.push_back(checked_int((*it)[i], lo, hi, where + "[" + std::to_string(i) + "]"));
+  return out;
+}
+
 std::string CocoKeypoints::id_text(const nlohmann::json& j) {
   auto it = j.find("id");
-  return it == j.end() ? std::string("(no id)") : it->dump();
+  // never dump(): it recurses, and a deeply nested "id" would overflow the stack
+  return it == j.end() ? std::string("(no id)") : io::json_brief(*it);
 }
 
 void CocoKeypoints::load(const std::filesystem::path& ann_file) {
@@ -76,10 +139,17 @@ void CocoKeypoints::load(const std::filesystem::path& ann_file) {
   std::ifstream in(ann_file, std::ios::binary);
   HRNET_CHECK(in, IoError, "cannot open COCO annotation file " << ann_file);
   nlohmann::json doc;
-  try {
-    doc = nlohmann::json::parse(in);
-  } catch (const nlohmann::json::parse_error& e) {
-    HRNET_THROW(IoError, "malformed JSON in COCO annotation file " << ann_file << ": " << e.what());
+  {
+    std::string text;
+    try {
+      text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    } catch (const std::bad_alloc&) {
+      HRNET_THROW(IoError, "COCO annotation file " << ann_file << " does not fit in memory");
+    }
+    HRNET_CHECK(!in.bad(), IoError, "cannot read COCO annotation file " << ann_file);
+    std::ostringstream context;
+    context << "malformed JSON in COCO annotation file " << ann_file;
+    doc = io::parse_json_text(text, context.str());
   }
   HRNET_CHECK(doc.is_object(), IoError, ann_file.string() << ": the top level is not a JSON object");
   for (const char* key : {"images", "annotations"}) {
@@ -93,12 +163,16 @@ void CocoKeypoints::load(const std::filesystem::path& ann_file) {
     HRNET_CHECK(ji.is_object(), IoError, ann_file.string() << ": an entry of \"images\" is not an object");
     const std::string what = "image " + id_text(ji);
     CocoImage img;
-    img.id = field<std::int64_t>(ji, "id", what);
+    img.id = int_field(ji, "id", what, kI64Min, kI64Max);
     img.file_name = field<std::string>(ji, "file_name", what);
-    img.height = field<int>(ji, "height", what);
-    img.width = field<int>(ji, "width", what);
-    HRNET_CHECK(img.height > 0 && img.width > 0, IoError,
-                ann_file.string() << ": " << what << " has size " << img.height << "x" << img.width);
+    // Bounded before anything is allocated from them (the loss mask is height x width bytes): the
+    // limits of the image decoder, which could not read a larger image anyway.
+    img.height = int(int_field(ji, "height", what, 1, kMaxImageSide));
+    img.width = int(int_field(ji, "width", what, 1, kMaxImageSide));
+    HRNET_CHECK(std::int64_t(img.height) * img.width <= kMaxImagePixels, IoError,
+                ann_file.string() << ": " << what << ": fields \"height\" x \"width\" = " << img.height << "x"
+                                  << img.width << " exceed the limit of " << kMaxImagePixels
+                                  << " pixels (hrnet::data::kMaxImagePixels)");
     img.path = image_dir_ / img.file_name;
     HRNET_CHECK(by_id.emplace(img.id, all_images_.size()).second, IoError,
                 ann_file.string() << ": duplicate image id " << img.id);
@@ -110,11 +184,11 @@ void CocoKeypoints::load(const std::filesystem::path& ann_file) {
     HRNET_CHECK(ja.is_object(), IoError, ann_file.string() << ": an entry of \"annotations\" is not an object");
     const std::string what = "annotation " + id_text(ja);
     CocoAnnotation a;
-    a.id = field<std::int64_t>(ja, "id", what);
-    a.image_id = field<std::int64_t>(ja, "image_id", what);
-    if (ja.contains("category_id")) a.category_id = field<std::int64_t>(ja, "category_id", what);
-    a.iscrowd = field<int>(ja, "iscrowd", what) != 0;
-    a.num_keypoints = field<int>(ja, "num_keypoints", what);
+    a.id = int_field(ja, "id", what, kI64Min, kI64Max);
+    a.image_id = int_field(ja, "image_id", what, kI64Min, kI64Max);
+    if (ja.contains("category_id")) a.category_id = int_field(ja, "category_id", what, kI64Min, kI64Max);
+    a.iscrowd = int_field(ja, "iscrowd", what, kIntMin, kIntMax) != 0;
+    a.num_keypoints = int(int_field(ja, "num_keypoints", what, kIntMin, kIntMax));
     const auto kps = field<std::vector<double>>(ja, "keypoints", what);
     HRNET_CHECK(kps.size() == std::size_t(3 * opt_.num_joints), IoError,
                 ann_file.string() << ": " << what << ": field \"keypoints\" has " << kps.size() << " numbers, expected "
@@ -150,17 +224,24 @@ CocoSegmentation CocoKeypoints::parse_segmentation(const nlohmann::json& ja, con
   }
   HRNET_CHECK(it->is_object(), IoError, where << " is neither a list of polygons nor an RLE object");
   const std::string rwhat = what + " segmentation";
-  const auto size = field<std::vector<int>>(*it, "size", rwhat);
-  HRNET_CHECK(size.size() == 2 && size[0] >= 0 && size[1] >= 0, IoError, where << ": \"size\" must be [height, width]");
+  const auto size64 = int_list_field(*it, "size", rwhat, kIntMin, kIntMax);
+  HRNET_CHECK(size64.size() == 2 && size64[0] >= 0 && size64[1] >= 0, IoError, where << ": \"size\" must be [height, width]");
+  const int size[2] = {int(size64[0]), int(size64[1])};
   auto c = it->find("counts");
   HRNET_CHECK(c != it->end(), IoError, ann_file_.string() << ": " << rwhat << " has no field \"counts\"");
+  HRNET_CHECK(c->is_string() || c->is_array(), IoError,
+              where << ": \"counts\" is neither a string nor a list of counts (" << c->type_name() << ")");
   try {
-    if (c->is_string())
-      seg.rle = rle_from_string(c->get<std::string>(), size[0], size[1]);
-    else
-      seg.rle = rle_from_counts(c->get<std::vector<std::uint32_t>>(), size[0], size[1]);
-  } catch (const nlohmann::json::exception& e) {
-    HRNET_THROW(IoError, where << ": \"counts\" is neither a string nor a list of counts: " << e.what());
+    if (c->is_string()) {
+      seg.rle = rle_from_string(c->get_ref<const std::string&>(), size[0], size[1]);
+    } else {
+      std::vector<std::uint32_t> counts;
+      counts.reserve(c->size());
+      for (std::size_t i = 0; i < c->size(); ++i)
+        counts.push_back(std::uint32_t(checked_int((*c)[i], 0, std::numeric_limits<std::uint32_t>::max(),
+                                                   where + ": \"counts\"[" + std::to_string(i) + "]")));
+      seg.rle = rle_from_counts(std::move(counts), size[0], size[1]);
+    }
   } catch (const ValueError& e) {
     HRNET_THROW(IoError, where << ": invalid RLE: " << e.what());
   }

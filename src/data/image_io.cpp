@@ -108,6 +108,21 @@ std::string stb_reason() {
   return r ? std::string(r) : std::string("unknown error");
 }
 
+// A chunk type for a message: the four bytes, non-printable ones as \xNN.
+std::string png_chunk_type(const std::uint8_t* p) {
+  std::string out;
+  for (int i = 0; i < 4; ++i) {
+    if (p[i] >= 0x20 && p[i] < 0x7f && p[i] != '\'') {
+      out += char(p[i]);
+    } else {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\x%02x", p[i]);
+      out += buf;
+    }
+  }
+  return out;
+}
+
 Image decode_png(std::span<const std::uint8_t> b, const std::string& name) {
   HRNET_CHECK(b.size() < std::size_t(1) << 31, data::ImageError, name << ": PNG file of " << b.size() << " bytes is too large");
   // The size comes from IHDR (always the first chunk) so that the limit is checked by us, with our
@@ -118,8 +133,46 @@ Image decode_png(std::span<const std::uint8_t> b, const std::string& name) {
     return std::int64_t(b[o]) << 24 | std::int64_t(b[o + 1]) << 16 | std::int64_t(b[o + 2]) << 8 | std::int64_t(b[o + 3]);
   };
   check_dimensions(be32(20), be32(16), name, "PNG");
-  const auto* data = reinterpret_cast<const stbi_uc*>(b.data());
-  const int len = int(b.size());
+  // stb trusts chunk lengths: an IDAT that claims 2 GiB makes it reserve 2 GiB before it finds the
+  // file too short, and a zero-length first IDAT makes it memcpy(NULL, src, 0). So the chunk list is
+  // walked here first, every chunk up to IEND: each must fit in the file (and the PNG limit of
+  // 2^31 - 1 bytes). Zero-length IDAT chunks carry no data; stb is given a copy without them.
+  bool zero_idat = false;
+  {
+    std::size_t pos = 8;
+    bool iend = false;
+    while (!iend) {
+      HRNET_CHECK(b.size() - pos >= 8, data::ImageError,
+                  name << ": truncated PNG: " << (b.size() - pos) << " bytes at offset " << pos
+                       << " cannot hold a chunk header (8 bytes), and there was no IEND chunk");
+      const std::int64_t len = be32(pos);
+      const std::string type = png_chunk_type(b.data() + pos + 4);
+      HRNET_CHECK(len <= 0x7fffffff, data::ImageError,
+                  name << ": corrupt PNG: chunk '" << type << "' at offset " << pos << " claims " << len
+                       << " bytes, over the PNG limit of 2^31 - 1");
+      HRNET_CHECK(std::uint64_t(len) + 4 <= b.size() - pos - 8, data::ImageError,
+                  name << ": truncated or corrupt PNG: chunk '" << type << "' at offset " << pos << " claims " << len
+                       << " bytes, but only " << (b.size() - pos - 8) << " follow its header (" << len
+                       << " + a 4-byte CRC needed)");
+      if (len == 0 && type == "IDAT") zero_idat = true;
+      iend = type == "IEND";
+      pos += 12 + std::size_t(len);
+    }
+  }
+  std::vector<std::uint8_t> copy;
+  if (zero_idat) {
+    copy.assign(b.begin(), b.begin() + 8);
+    for (std::size_t pos = 8;;) {
+      const std::size_t len = std::size_t(be32(pos));
+      const bool iend = std::memcmp(b.data() + pos + 4, "IEND", 4) == 0;
+      if (!(len == 0 && std::memcmp(b.data() + pos + 4, "IDAT", 4) == 0))
+        copy.insert(copy.end(), b.begin() + std::ptrdiff_t(pos), b.begin() + std::ptrdiff_t(pos + 12 + len));
+      pos += 12 + len;
+      if (iend) break;
+    }
+  }
+  const auto* data = reinterpret_cast<const stbi_uc*>(zero_idat ? copy.data() : b.data());
+  const int len = int(zero_idat ? copy.size() : b.size());
   int w = 0, h = 0, comp = 0;
   HRNET_CHECK(stbi_info_from_memory(data, len, &w, &h, &comp), data::ImageError,
               name << ": corrupt PNG header (" << stb_reason() << ")");

@@ -164,74 +164,125 @@ Rle rle_merge(std::span<const Rle> rs, bool intersect) {
   return Rle{h, w, std::move(cnts)};
 }
 
+namespace {
+
+// One edge of rleFrPoly's dense boundary: point(d), d = 0..n, in the order rleFrPoly emits them,
+// computed in 64-bit (coordinates scaled by 5 reach +-2e9: their differences overflow int).
+struct PolyEdge {
+  std::int64_t xs = 0, ys = 0, dx = 0, dy = 0, n = 0;
+  bool flip = false, by_x = true;  // by_x: dx >= dy (one point per x step)
+  double s = 0;
+
+  PolyEdge(std::int64_t x0, std::int64_t y0, std::int64_t x1, std::int64_t y1) {
+    xs = x0;
+    ys = y0;
+    std::int64_t xe = x1, ye = y1;
+    dx = xe > xs ? xe - xs : xs - xe;
+    dy = ye > ys ? ye - ys : ys - ye;
+    by_x = dx >= dy;
+    flip = (by_x && xs > xe) || (!by_x && ys > ye);
+    if (flip) {
+      std::swap(xs, xe);
+      std::swap(ys, ye);
+    }
+    n = by_x ? dx : dy;
+    if (n > 0) s = by_x ? double(ye - ys) / double(dx) : double(xe - xs) / double(dy);
+  }
+  std::int64_t u(std::int64_t d) const {
+    if (n == 0) return xs;
+    const std::int64_t t = flip ? n - d : d;
+    return by_x ? t + xs : std::int64_t(double(xs) + detail::product(s, double(t)) + .5);
+  }
+  std::int64_t v(std::int64_t d) const {
+    // pycocotools computes 0/0 for a zero-length edge and casts NaN to int; the point lies between
+    // two points with the same u, so its v is never read. Use ys (no undefined behaviour).
+    if (n == 0) return ys;
+    const std::int64_t t = flip ? n - d : d;
+    return by_x ? std::int64_t(double(ys) + detail::product(s, double(t)) + .5) : t + ys;
+  }
+};
+
+// First d in [b, e) with pred(d) true, for a predicate that is false then true over [b, e); e if none.
+template <class P>
+std::int64_t first_true(std::int64_t b, std::int64_t e, P&& pred) {
+  while (b < e) {
+    const std::int64_t m = b + (e - b) / 2;
+    if (pred(m))
+      e = m;
+    else
+      b = m + 1;
+  }
+  return b;
+}
+
+}  // namespace
+
 Rle rle_from_polygon(std::span<const double> xy, int h, int w) {
   HRNET_CHECK(h >= 0 && w >= 0, ValueError, "rle_from_polygon: negative size " << h << "x" << w);
+  HRNET_CHECK(std::uint64_t(h) * std::uint64_t(w) <= std::numeric_limits<std::uint32_t>::max(), ValueError,
+              "rle_from_polygon: a " << h << "x" << w << " mask has more pixels than 32-bit RLE counts can hold");
   const std::size_t k = xy.size() / 2;
   const double scale = 5;
   for (double c : xy)
     HRNET_CHECK(std::isfinite(c) && std::abs(c) < 4.0e8, ValueError,
                 "rle_from_polygon: polygon coordinate " << c << " is not finite or out of range");
-  std::vector<int> x(k + 1), y(k + 1);
-  for (std::size_t j = 0; j < k; ++j) x[j] = int(detail::product(scale, xy[j * 2 + 0]) + .5);
-  for (std::size_t j = 0; j < k; ++j) y[j] = int(detail::product(scale, xy[j * 2 + 1]) + .5);
+  // An empty mask has no y-boundary points (pycocotools' output for w == 0 is not a valid RLE).
+  if (h == 0 || w == 0) return Rle{h, w, {0}};
+  std::vector<std::int64_t> x(k + 1), y(k + 1);
+  for (std::size_t j = 0; j < k; ++j) x[j] = std::int64_t(detail::product(scale, xy[j * 2 + 0]) + .5);
+  for (std::size_t j = 0; j < k; ++j) y[j] = std::int64_t(detail::product(scale, xy[j * 2 + 1]) + .5);
   if (k > 0) {
     x[k] = x[0];
     y[k] = y[0];
   }
-  // upsample and get discrete points densely along the entire boundary
-  std::vector<int> u, v;
-  std::size_t m = 0;
-  for (std::size_t j = 0; j < k; ++j)
-    m += std::size_t(std::max(std::abs(x[j] - x[j + 1]), std::abs(y[j] - y[j + 1]))) + 1;
-  u.reserve(m);
-  v.reserve(m);
-  for (std::size_t j = 0; j < k; ++j) {
-    int xs = x[j], xe = x[j + 1], ys = y[j], ye = y[j + 1];
-    const int dx = std::abs(xe - xs), dy = std::abs(ys - ye);
-    const bool flip = (dx >= dy && xs > xe) || (dx < dy && ys > ye);
-    if (flip) {
-      std::swap(xs, xe);
-      std::swap(ys, ye);
-    }
-    if (dx == 0 && dy == 0) {
-      // pycocotools computes 0/0 here and casts NaN to int; the point lies between two points with
-      // the same u, so its v is never read. Use ys (no undefined behaviour).
-      u.push_back(xs);
-      v.push_back(ys);
-      continue;
-    }
-    const double s = dx >= dy ? double(ye - ys) / dx : double(xe - xs) / dy;
-    if (dx >= dy) {
-      for (int d = 0; d <= dx; ++d) {
-        const int t = flip ? dx - d : d;
-        u.push_back(t + xs);
-        v.push_back(int(ys + detail::product(s, t) + .5));
-      }
-    } else {
-      for (int d = 0; d <= dy; ++d) {
-        const int t = flip ? dy - d : d;
-        v.push_back(t + ys);
-        u.push_back(int(xs + detail::product(s, t) + .5));
-      }
-    }
-  }
-  // get points along the y-boundary and downsample
+  // rleFrPoly walks every point of the dense boundary (max(dx, dy) + 1 per edge: 4e9 for one edge
+  // of a far-away vertex) and keeps the pairs (p[j-1], p[j]) with u[j] != u[j-1] whose column
+  // xd = (min(u) + .5) / 5 - .5 is an integer in [0, w - 1]. The kept pair's u[j] is then in
+  // [2, 5w - 2]. u is monotone along an edge and steps by at most 1, so we visit only the points
+  // of that u range where u changes (binary searches): the work is bounded by the polygon's size
+  // times the image width, whatever the coordinates, and the y-boundary points are the same.
+  const std::int64_t ulo = 2, uhi = 5 * std::int64_t(w) - 2;
+  const double wmax = double(w - 1), hd = double(h);
   std::vector<std::uint32_t> a;
-  a.reserve(u.size() + 1);
-  const double wmax = double(std::size_t(w) - 1), hd = double(std::size_t(h));
-  for (std::size_t j = 1; j < u.size(); ++j) {
-    if (u[j] == u[j - 1]) continue;
-    double xd = double(u[j] < u[j - 1] ? u[j] : u[j] - 1);
+  auto pair = [&](std::int64_t u0, std::int64_t v0, std::int64_t u1, std::int64_t v1) {
+    if (u1 == u0) return;
+    double xd = double(u1 < u0 ? u1 : u1 - 1);
     xd = (xd + .5) / scale - .5;
-    if (std::floor(xd) != xd || xd < 0 || xd > wmax) continue;
-    double yd = double(v[j] < v[j - 1] ? v[j] : v[j - 1]);
+    if (std::floor(xd) != xd || xd < 0 || xd > wmax) return;
+    double yd = double(v1 < v0 ? v1 : v0);
     yd = (yd + .5) / scale - .5;
     if (yd < 0)
       yd = 0;
     else if (yd > hd)
       yd = hd;
     yd = std::ceil(yd);
-    a.push_back(std::uint32_t(int(xd) * h + int(yd)));
+    a.push_back(std::uint32_t(std::uint64_t(xd) * std::uint64_t(h) + std::uint64_t(yd)));
+  };
+  std::int64_t last_u = 0, last_v = 0;  // the previous edge's last point
+  for (std::size_t j = 0; j < k; ++j) {
+    const PolyEdge e(x[j], y[j], x[j + 1], y[j + 1]);
+    const std::int64_t n = e.n;
+    // the d (0..n) with ulo <= u(d) <= uhi: an interval, u being monotone in d
+    std::int64_t d0, d1;
+    if (e.u(0) <= e.u(n)) {
+      d0 = first_true(0, n + 1, [&](std::int64_t d) { return e.u(d) >= ulo; });
+      d1 = first_true(0, n + 1, [&](std::int64_t d) { return e.u(d) > uhi; }) - 1;
+    } else {
+      d0 = first_true(0, n + 1, [&](std::int64_t d) { return e.u(d) <= uhi; });
+      d1 = first_true(0, n + 1, [&](std::int64_t d) { return e.u(d) < ulo; }) - 1;
+    }
+    // the very first point of the polygon has no predecessor
+    for (std::int64_t d = std::max<std::int64_t>(d0, j == 0 ? 1 : 0); d <= d1;) {
+      const std::int64_t ud = e.u(d);
+      if (d == 0)
+        pair(last_u, last_v, ud, e.v(d));
+      else
+        pair(e.u(d - 1), e.v(d - 1), ud, e.v(d));
+      // next: the first point after d whose u differs (the points in between repeat u(d): skipped)
+      d = e.by_x && n > 0 ? d + 1 : first_true(d + 1, n + 1, [&](std::int64_t q) { return e.u(q) != ud; });
+    }
+    last_u = e.u(n);
+    last_v = e.v(n);
   }
   // compute the RLE from the y-boundary points
   a.push_back(std::uint32_t(std::size_t(h) * std::size_t(w)));

@@ -15,6 +15,7 @@
 #include <cstring>
 #include <fstream>
 #include <limits>
+#include <map>
 #include <numeric>
 #include <sstream>
 #include <unordered_map>
@@ -23,6 +24,7 @@
 #include <nlohmann/json.hpp>
 
 #include "hrnet/core/error.hpp"
+#include "hrnet/io/json_limits.hpp"
 
 namespace hrnet::eval {
 namespace {
@@ -99,26 +101,21 @@ const json& need(const json& obj, const char* key, const std::string& where) {
   return *it;
 }
 
-std::string short_dump(const json& v) {
-  std::string s = v.dump();
-  if (s.size() > 40) s = s.substr(0, 37) + "...";
-  return s;
-}
+// Values are quoted without recursing (a deeply nested value would overflow the stack in dump()).
+std::string short_dump(const json& v) { return io::json_brief(v); }
 
 std::int64_t as_int(const json& v, const char* key, const std::string& where) {
-  if (v.is_number_integer()) {
-    if (v.is_number_unsigned())
-      HRNET_CHECK(v.get<std::uint64_t>() <= std::uint64_t(std::numeric_limits<std::int64_t>::max()), ValueError,
-                  where << ": field \"" << key << "\" is out of range (" << short_dump(v) << ")");
-    return v.get<std::int64_t>();
-  }
-  HRNET_THROW(ValueError, where << ": field \"" << key << "\" is not an integer (" << v.type_name() << ' '
-                                << short_dump(v) << ")");
+  const auto x = io::json_to_integer(v, std::numeric_limits<std::int64_t>::min(), std::numeric_limits<std::int64_t>::max(),
+                                     io::JsonIntegers::Exact, nullptr);
+  if (x) return *x;
+  if (v.is_number_unsigned())
+    HRNET_THROW(ValueError, where << ": field \"" << key << "\" is out of range (" << short_dump(v) << ")");
+  HRNET_THROW(ValueError, where << ": field \"" << key << "\" is not an integer (" << io::json_desc(v) << ")");
 }
 
 double as_finite(const json& v, const char* key, const std::string& where) {
   HRNET_CHECK(v.is_number(), ValueError,
-              where << ": field \"" << key << "\" is not a number (" << v.type_name() << ' ' << short_dump(v) << ")");
+              where << ": field \"" << key << "\" is not a number (" << io::json_desc(v) << ")");
   const double x = v.get<double>();
   HRNET_CHECK(std::isfinite(x), ValueError, where << ": field \"" << key << "\" is not finite (" << x << ")");
   return x;
@@ -126,13 +123,13 @@ double as_finite(const json& v, const char* key, const std::string& where) {
 
 void as_finite_array(const json& v, const char* key, const std::string& where, double* out, std::size_t n) {
   HRNET_CHECK(v.is_array(), ValueError,
-              where << ": field \"" << key << "\" is not an array (" << v.type_name() << ' ' << short_dump(v) << ")");
+              where << ": field \"" << key << "\" is not an array (" << io::json_desc(v) << ")");
   HRNET_CHECK(v.size() == n, ValueError,
               where << ": field \"" << key << "\" has " << v.size() << " numbers, expected " << n);
   for (std::size_t i = 0; i < n; ++i) {
     const json& x = v[i];
     HRNET_CHECK(x.is_number(), ValueError,
-                where << ": " << key << '[' << i << "] is not a number (" << x.type_name() << ' ' << short_dump(x) << ")");
+                where << ": " << key << '[' << i << "] is not a number (" << io::json_desc(x) << ")");
     out[i] = x.get<double>();
     HRNET_CHECK(std::isfinite(out[i]), ValueError, where << ": " << key << '[' << i << "] is not finite (" << out[i] << ")");
   }
@@ -147,19 +144,9 @@ json read_json(const std::filesystem::path& file, const char* what) {
   HRNET_CHECK(in, IoError, "cannot open " << what << " file " << file.string() << ": " << std::strerror(errno));
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   HRNET_CHECK(!in.bad(), IoError, "cannot read " << what << " file " << file.string());
-  try {
-    return json::parse(text);
-  } catch (const json::parse_error& e) {
-    // Python's json.dump writes NaN and Infinity, which are not JSON: say so rather than "invalid literal".
-    std::string hint;
-    const std::size_t at = e.byte > 0 ? e.byte - 1 : 0;
-    for (std::size_t p = at >= 1 ? at - 1 : at; p <= at && p < text.size(); ++p)
-      if (text.compare(p, 3, "NaN") == 0 || text.compare(p, 8, "Infinity") == 0)
-        hint = " (a non-finite number: NaN and Infinity are not valid JSON)";
-    HRNET_THROW(IoError, "malformed JSON in " << what << " file " << file.string() << ": " << e.what() << hint);
-  } catch (const json::exception& e) {  // e.g. a number too large for a double (1e999)
-    HRNET_THROW(IoError, "malformed JSON in " << what << " file " << file.string() << ": " << e.what());
-  }
+  std::ostringstream context;
+  context << "malformed JSON in " << what << " file " << file.string();
+  return io::parse_json_text(text, context.str());
 }
 
 void check_result(const KeypointResult& r, std::size_t i, const std::string& file) {
@@ -450,22 +437,24 @@ KeypointEvaluation evaluate_keypoints_full(const CocoGroundTruth& gt, const std:
   std::unordered_map<std::int64_t, std::size_t> img_index, cat_index;
   for (std::size_t i = 0; i < I; ++i) img_index.emplace(imgs[i], i);
   for (std::size_t k = 0; k < K; ++k) cat_index.emplace(cats[k], k);
-  // cell (image, category) -> gt annotations in file order, results in results order
-  std::vector<std::vector<std::uint32_t>> cell_gt(I * K), cell_dt(I * K);
-  auto cell_of = [&](std::int64_t img, std::int64_t cat) -> std::ptrdiff_t {
+  // Only the (image, category) cells that hold a gt or a result are indexed (a dense I x K table
+  // would be quadratic in the ids: 8000 images x 8000 categories is 64M cells). Key k * I + i, so
+  // that the map's order is COCOeval's (category, image) order; cells hold gt annotations in file
+  // order and results in results order.
+  struct Cell {
+    std::vector<std::uint32_t> gt, dt;
+  };
+  std::map<std::uint64_t, Cell> cells;
+  auto cell_of = [&](std::int64_t img, std::int64_t cat) -> Cell* {
     auto ii = img_index.find(img);
     auto kk = cat_index.find(cat);
-    if (ii == img_index.end() || kk == cat_index.end()) return -1;
-    return std::ptrdiff_t(ii->second * K + kk->second);
+    if (ii == img_index.end() || kk == cat_index.end()) return nullptr;
+    return &cells[std::uint64_t(kk->second) * std::uint64_t(I) + std::uint64_t(ii->second)];
   };
-  for (std::size_t a = 0; a < gt.annotations.size(); ++a) {
-    const std::ptrdiff_t c = cell_of(gt.annotations[a].image_id, gt.annotations[a].category_id);
-    if (c >= 0) cell_gt[std::size_t(c)].push_back(std::uint32_t(a));
-  }
-  for (std::size_t d = 0; d < results.size(); ++d) {
-    const std::ptrdiff_t c = cell_of(results[d].image_id, results[d].category_id);
-    if (c >= 0) cell_dt[std::size_t(c)].push_back(std::uint32_t(d));
-  }
+  for (std::size_t a = 0; a < gt.annotations.size(); ++a)
+    if (Cell* c = cell_of(gt.annotations[a].image_id, gt.annotations[a].category_id)) c->gt.push_back(std::uint32_t(a));
+  for (std::size_t d = 0; d < results.size(); ++d)
+    if (Cell* c = cell_of(results[d].image_id, results[d].category_id)) c->dt.push_back(std::uint32_t(d));
 
   const auto& thr = oks_thresholds();
   std::vector<Accum> acc(K * kA);
@@ -478,85 +467,84 @@ KeypointEvaluation evaluate_keypoints_full(const CocoGroundTruth& gt, const std:
   std::vector<std::uint32_t> gorder;
 
   // ---- evaluate: cells in (category, image) order; the accumulation order is (image) per category
-  for (std::size_t k = 0; k < K; ++k) {
-    for (std::size_t i = 0; i < I; ++i) {
-      const std::vector<std::uint32_t>& g = cell_gt[i * K + k];
-      std::vector<std::uint32_t> dts = cell_dt[i * K + k];
-      if (g.empty() && dts.empty()) continue;  // evaluateImg returns None
-      std::stable_sort(dts.begin(), dts.end(),
-                       [&](std::uint32_t a, std::uint32_t b) { return results[a].score > results[b].score; });
-      if (dts.size() > std::size_t(kMaxDets)) dts.resize(kMaxDets);
-      const std::size_t G = g.size(), D = dts.size();
-      out.num_detections += std::int64_t(D);
+  // (cells with neither gts nor results are absent: evaluateImg returns None for them)
+  for (auto& [key, cell] : cells) {
+    const std::size_t k = std::size_t(key / std::uint64_t(I));
+    const std::vector<std::uint32_t>& g = cell.gt;
+    std::vector<std::uint32_t>& dts = cell.dt;
+    std::stable_sort(dts.begin(), dts.end(),
+                     [&](std::uint32_t a, std::uint32_t b) { return results[a].score > results[b].score; });
+    if (dts.size() > std::size_t(kMaxDets)) dts.resize(kMaxDets);
+    const std::size_t G = g.size(), D = dts.size();
+    out.num_detections += std::int64_t(D);
 
-      // computeOks (gts in file order)
-      ious.assign(D * G, 0.0);
-      k1.resize(G);
-      base_ignore.resize(G);
-      for (std::size_t j = 0; j < G; ++j) {
-        const GtAnnotation& a = gt.annotations[g[j]];
-        k1[j] = labelled(a);
-        base_ignore[j] = a.iscrowd || a.num_keypoints == 0;
+    // computeOks (gts in file order)
+    ious.assign(D * G, 0.0);
+    k1.resize(G);
+    base_ignore.resize(G);
+    for (std::size_t j = 0; j < G; ++j) {
+      const GtAnnotation& a = gt.annotations[g[j]];
+      k1[j] = labelled(a);
+      base_ignore[j] = a.iscrowd || a.num_keypoints == 0;
+    }
+    for (std::size_t d = 0; d < D; ++d)
+      for (std::size_t j = 0; j < G; ++j)
+        ious[d * G + j] = oks_pair(gt.annotations[g[j]], k1[j], results[dts[d]].keypoints.data());
+
+    for (int ar = 0; ar < kA; ++ar) {
+      const double lo = kAreaRanges[ar][0], hi = kAreaRanges[ar][1];
+      // gts sorted with the ignored ones last (stable)
+      gorder.clear();
+      for (int pass = 0; pass < 2; ++pass)
+        for (std::size_t j = 0; j < G; ++j) {
+          const double area = gt.annotations[g[j]].area;
+          const bool ig = base_ignore[j] || area < lo || area > hi;
+          if (ig == (pass == 1)) gorder.push_back(std::uint32_t(j));
+        }
+      gt_ig.resize(G);
+      crowd.resize(G);
+      gt_sorted_ids.resize(G);
+      std::int64_t npig = 0;
+      for (std::size_t s = 0; s < G; ++s) {
+        const GtAnnotation& a = gt.annotations[g[gorder[s]]];
+        gt_ig[s] = base_ignore[gorder[s]] || a.area < lo || a.area > hi;
+        crowd[s] = a.iscrowd;
+        gt_sorted_ids[s] = a.id;
+        npig += !gt_ig[s];
       }
-      for (std::size_t d = 0; d < D; ++d)
-        for (std::size_t j = 0; j < G; ++j)
-          ious[d * G + j] = oks_pair(gt.annotations[g[j]], k1[j], results[dts[d]].keypoints.data());
-
-      for (int ar = 0; ar < kA; ++ar) {
-        const double lo = kAreaRanges[ar][0], hi = kAreaRanges[ar][1];
-        // gts sorted with the ignored ones last (stable)
-        gorder.clear();
-        for (int pass = 0; pass < 2; ++pass)
-          for (std::size_t j = 0; j < G; ++j) {
-            const double area = gt.annotations[g[j]].area;
-            const bool ig = base_ignore[j] || area < lo || area > hi;
-            if (ig == (pass == 1)) gorder.push_back(std::uint32_t(j));
-          }
-        gt_ig.resize(G);
-        crowd.resize(G);
-        gt_sorted_ids.resize(G);
-        std::int64_t npig = 0;
-        for (std::size_t s = 0; s < G; ++s) {
-          const GtAnnotation& a = gt.annotations[g[gorder[s]]];
-          gt_ig[s] = base_ignore[gorder[s]] || a.area < lo || a.area > hi;
-          crowd[s] = a.iscrowd;
-          gt_sorted_ids[s] = a.id;
-          npig += !gt_ig[s];
-        }
-        gtm.assign(kT * G, 0);
-        dtm.assign(kT * D, 0);
-        dt_ig.assign(kT * D, 0);
-        if (G > 0 && D > 0) {
-          for (int t = 0; t < kT; ++t) {
-            for (std::size_t d = 0; d < D; ++d) {
-              double best = std::min(thr[t], 1 - 1e-10);
-              std::ptrdiff_t m = -1;
-              for (std::size_t s = 0; s < G; ++s) {
-                if (gtm[t * G + s] && !crowd[s]) continue;  // taken, and not a crowd
-                if (m > -1 && !gt_ig[std::size_t(m)] && gt_ig[s]) break;  // have a real match; only ignored left
-                const double v = ious[d * G + gorder[s]];
-                if (v < best) continue;
-                best = v;
-                m = std::ptrdiff_t(s);
-              }
-              if (m == -1) continue;
-              dt_ig[t * D + d] = gt_ig[std::size_t(m)];
-              dtm[t * D + d] = gt_sorted_ids[std::size_t(m)];  // a gt id of 0 reads as "unmatched", as in COCOeval
-              gtm[t * G + std::size_t(m)] = 1;
+      gtm.assign(kT * G, 0);
+      dtm.assign(kT * D, 0);
+      dt_ig.assign(kT * D, 0);
+      if (G > 0 && D > 0) {
+        for (int t = 0; t < kT; ++t) {
+          for (std::size_t d = 0; d < D; ++d) {
+            double best = std::min(thr[t], 1 - 1e-10);
+            std::ptrdiff_t m = -1;
+            for (std::size_t s = 0; s < G; ++s) {
+              if (gtm[t * G + s] && !crowd[s]) continue;  // taken, and not a crowd
+              if (m > -1 && !gt_ig[std::size_t(m)] && gt_ig[s]) break;  // have a real match; only ignored left
+              const double v = ious[d * G + gorder[s]];
+              if (v < best) continue;
+              best = v;
+              m = std::ptrdiff_t(s);
             }
+            if (m == -1) continue;
+            dt_ig[t * D + d] = gt_ig[std::size_t(m)];
+            dtm[t * D + d] = gt_sorted_ids[std::size_t(m)];  // a gt id of 0 reads as "unmatched", as in COCOeval
+            gtm[t * G + std::size_t(m)] = 1;
           }
         }
-        Accum& A = acc[k * kA + std::size_t(ar)];
-        A.npig += npig;
-        for (std::size_t d = 0; d < D; ++d) {
-          const double da = dt_area[dts[d]];
-          const bool out_of_range = da < lo || da > hi;
-          A.scores.push_back(results[dts[d]].score);
-          for (int t = 0; t < kT; ++t) {
-            const bool matched = dtm[t * D + d] != 0;
-            const bool ig = dt_ig[t * D + d] || (!matched && out_of_range);
-            A.flags.push_back(ig ? 0 : matched ? 1 : 2);
-          }
+      }
+      Accum& A = acc[k * kA + std::size_t(ar)];
+      A.npig += npig;
+      for (std::size_t d = 0; d < D; ++d) {
+        const double da = dt_area[dts[d]];
+        const bool out_of_range = da < lo || da > hi;
+        A.scores.push_back(results[dts[d]].score);
+        for (int t = 0; t < kT; ++t) {
+          const bool matched = dtm[t * D + d] != 0;
+          const bool ig = dt_ig[t * D + d] || (!matched && out_of_range);
+          A.flags.push_back(ig ? 0 : matched ? 1 : 2);
         }
       }
     }

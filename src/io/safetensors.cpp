@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "hrnet/io/safetensors.hpp"
+#include "hrnet/io/json_limits.hpp"
 
 namespace hrnet::io {
 
@@ -45,18 +46,6 @@ std::string shape_str(const std::vector<std::int64_t>& s) {
   return o.str();
 }
 
-// JSON type name plus a short rendering of the value, for messages.
-std::string json_desc(const nlohmann::json& j) {
-  std::string v;
-  try {
-    v = j.dump();
-  } catch (...) {
-    v.assign(1, '?');  // (not v = "?": GCC 12 -Wrestrict false positive)
-  }
-  if (v.size() > 40) v = v.substr(0, 37) + "...";
-  return std::string(j.type_name()) + " " + v;
-}
-
 // Quoted, escaped, printable rendering of a name taken from the file (for messages).
 std::string quote_name(const std::string& s) {
   std::string out = "'";
@@ -76,19 +65,23 @@ std::string quote_name(const std::string& s) {
   return out + "'";
 }
 
-// Number of bytes a tensor of `shape` and `dtype` needs; nullopt on overflow.
+// Number of bytes a tensor of `shape` and `dtype` needs; nullopt on a negative dimension or when the
+// element count or byte count of the non-zero dimensions overflows int64, even if another dimension
+// is zero (the element count is then 0, but code that multiplies the dimensions in order, as
+// Shape::numel did, would overflow first: [2^62, 2^62, 0]).
 std::optional<std::uint64_t> checked_nbytes(const std::vector<std::int64_t>& shape, DType dt) {
+  constexpr std::uint64_t kMax = static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
   std::uint64_t n = dtype_size(dt);
   bool zero = false;
-  for (std::int64_t d : shape)
-    if (d == 0) zero = true;
-  if (zero) return 0;
   for (std::int64_t d : shape) {
     if (d < 0) return std::nullopt;
-    if (__builtin_mul_overflow(n, static_cast<std::uint64_t>(d), &n)) return std::nullopt;
+    if (d == 0) {
+      zero = true;
+      continue;
+    }
+    if (__builtin_mul_overflow(n, static_cast<std::uint64_t>(d), &n) || n > kMax) return std::nullopt;
   }
-  if (n > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) return std::nullopt;
-  return n;
+  return zero ? 0 : n;
 }
 
 std::string errno_str(int e) { return std::strerror(e); }
@@ -139,11 +132,9 @@ SafetensorsFile parse_safetensors(std::span<const std::uint8_t> bytes, const std
       }
       return true;
     };
-    try {
-      header = json::parse(hbeg, hend, cb, /*allow_exceptions=*/true, /*ignore_comments=*/false);
-    } catch (const json::exception& e) {
-      HRNET_ST_FAIL("header is not valid JSON: " << e.what());
-    }
+    // (the shared JSON entry point: depth limit, every parser exception as an IoError naming the file)
+    header = parse_json_text(std::string_view(reinterpret_cast<const char*>(hbeg), header_len),
+                             source_name + ": header is not valid JSON", cb);
     if (!dup.empty()) HRNET_ST_FAIL("header has duplicate key " << quote_name(dup));
   }
   if (!header.is_object())
@@ -166,18 +157,18 @@ SafetensorsFile parse_safetensors(std::span<const std::uint8_t> bytes, const std
     if (name == "__metadata__") {
       if (!entry.is_object())
         HRNET_ST_FAIL("__metadata__ must be a JSON object of string to string, got "
-                      << detail::json_desc(entry));
+                      << json_desc(entry));
       for (auto m = entry.begin(); m != entry.end(); ++m) {
         if (!m.value().is_string())
           HRNET_ST_FAIL("__metadata__ must be a JSON object of string to string, but key "
-                        << quote_name(m.key()) << " has " << detail::json_desc(m.value()));
+                        << quote_name(m.key()) << " has " << json_desc(m.value()));
         out.metadata.emplace(m.key(), m.value().get<std::string>());
       }
       continue;
     }
     const std::string tn = "tensor " + quote_name(name);
     if (!entry.is_object())
-      HRNET_ST_FAIL(tn << ": entry must be a JSON object, got " << detail::json_desc(entry));
+      HRNET_ST_FAIL(tn << ": entry must be a JSON object, got " << json_desc(entry));
     for (auto f = entry.begin(); f != entry.end(); ++f)
       if (f.key() != "dtype" && f.key() != "shape" && f.key() != "data_offsets")
         HRNET_ST_FAIL(tn << ": unexpected field " << quote_name(f.key())
@@ -189,7 +180,7 @@ SafetensorsFile parse_safetensors(std::span<const std::uint8_t> bytes, const std
     // dtype
     const json& jd = entry["dtype"];
     if (!jd.is_string())
-      HRNET_ST_FAIL(tn << ": field 'dtype' must be a string, got " << detail::json_desc(jd));
+      HRNET_ST_FAIL(tn << ": field 'dtype' must be a string, got " << json_desc(jd));
     const std::string& dname = jd.get_ref<const std::string&>();
     const auto dt = detail::parse_dtype_name(dname);
     if (!dt)
@@ -200,15 +191,15 @@ SafetensorsFile parse_safetensors(std::span<const std::uint8_t> bytes, const std
     const json& js = entry["shape"];
     if (!js.is_array())
       HRNET_ST_FAIL(tn << ": field 'shape' must be an array of non-negative integers, got "
-                       << detail::json_desc(js));
+                       << json_desc(js));
     for (std::size_t i = 0; i < js.size(); ++i) {
       const json& d = js[i];
       if (d.is_number_integer() && !d.is_number_unsigned())
         HRNET_ST_FAIL(tn << ": negative dimension " << d.get<std::int64_t>() << " at index " << i
-                         << " of shape " << js.dump());
+                         << " of field 'shape'");
       if (!d.is_number_unsigned())
         HRNET_ST_FAIL(tn << ": shape element " << i << " must be a non-negative integer, got "
-                         << detail::json_desc(d));
+                         << json_desc(d));
       const std::uint64_t v = d.get<std::uint64_t>();
       if (v > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))
         HRNET_ST_FAIL(tn << ": dimension " << v << " at index " << i << " is too large");
@@ -219,12 +210,12 @@ SafetensorsFile parse_safetensors(std::span<const std::uint8_t> bytes, const std
     if (!jo.is_array() || jo.size() != 2)
       HRNET_ST_FAIL(tn << ": field 'data_offsets' must be an array of 2 non-negative integers "
                           "[begin, end], got "
-                       << detail::json_desc(jo));
+                       << json_desc(jo));
     for (std::size_t i = 0; i < 2; ++i)
       if (!jo[i].is_number_unsigned())
         HRNET_ST_FAIL(tn << ": field 'data_offsets' must be an array of 2 non-negative integers "
                             "[begin, end], element "
-                         << i << " is " << detail::json_desc(jo[i]));
+                         << i << " is " << json_desc(jo[i]));
     const std::uint64_t b = jo[0].get<std::uint64_t>();
     const std::uint64_t e = jo[1].get<std::uint64_t>();
     if (e < b)

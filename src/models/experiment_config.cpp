@@ -4,6 +4,10 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <limits>
 #include <fstream>
 #include <cstdlib>
 #include <set>
@@ -157,17 +161,50 @@ bool parse_bool(const std::string& s, bool& out) {
   if (no.count(s)) return out = false, true;
   return false;
 }
-bool is_int(const std::string& s) {
-  if (s.empty()) return false;
-  char* end = nullptr;
-  std::strtoll(s.c_str(), &end, 10);
-  return *end == '\0';
+// A value from the file for a message: control characters (a NUL included) escaped, cut to 60 bytes.
+std::string printable(const std::string& s) {
+  std::string out;
+  for (std::size_t i = 0; i < s.size() && i < 60; ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x20 || c == 0x7f) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\x%02x", c);
+      out += buf;
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  if (s.size() > 60) out += "...";
+  return out;
 }
-bool is_number(const std::string& s) {
-  if (s.empty()) return false;
+
+// The one number parser of experiment files (loading, overrides, get_int/get_double and the lists):
+// the whole item must be a base-10 integer (strtoll's syntax) within int, or a number (strtod's
+// syntax) that does not overflow a double; a NUL inside the item is refused (strtoll/strtod would
+// stop there). Fails with ConfigError naming the file, the key and the value; `whole` is the key's
+// type, for the message.
+int parse_int(const std::filesystem::path& file, const std::string& key, const std::string& item, Type whole) {
+  const std::string got = "key '" + key + "' must be " + type_name(whole) + ", got '" + printable(item) + "'";
+  if (item.empty() || item.find('\0') != std::string::npos) fail(file, got);
   char* end = nullptr;
-  std::strtod(s.c_str(), &end);
-  return *end == '\0';
+  errno = 0;
+  const long long v = std::strtoll(item.c_str(), &end, 10);
+  if (end == item.c_str() || *end != '\0') fail(file, got);
+  if (errno == ERANGE || v < std::numeric_limits<int>::min() || v > std::numeric_limits<int>::max())
+    fail(file, got + ": out of range (" + std::to_string(std::numeric_limits<int>::min()) + " to " +
+                   std::to_string(std::numeric_limits<int>::max()) + ")");
+  return int(v);
+}
+double parse_number(const std::filesystem::path& file, const std::string& key, const std::string& item, Type whole) {
+  const std::string got = "key '" + key + "' must be " + type_name(whole) + ", got '" + printable(item) + "'";
+  if (item.empty() || item.find('\0') != std::string::npos) fail(file, got);
+  char* end = nullptr;
+  errno = 0;
+  const double v = std::strtod(item.c_str(), &end);
+  if (end == item.c_str() || *end != '\0') fail(file, got);
+  // (ERANGE on underflow returns the nearest representable value: accepted)
+  if (errno == ERANGE && std::isinf(v)) fail(file, got + ": out of range for a double");
+  return v;
 }
 std::string trim(std::string s) {
   const auto b = s.find_first_not_of(" \t"), e = s.find_last_not_of(" \t");
@@ -178,11 +215,10 @@ std::string trim(std::string s) {
 void check_item(const std::filesystem::path& file, const std::string& key, const std::string& item, Type elem,
                 Type whole) {
   bool b;
-  const bool ok = elem == Type::Int ? is_int(item)
-                  : elem == Type::Float ? is_number(item)
-                  : elem == Type::Bool ? parse_bool(item, b)
-                                       : true;
-  if (!ok) fail(file, "key '" + key + "' must be " + type_name(whole) + ", got '" + item + "'");
+  if (elem == Type::Int) (void)parse_int(file, key, item, whole);
+  if (elem == Type::Float) (void)parse_number(file, key, item, whole);
+  if (elem == Type::Bool && !parse_bool(item, b))
+    fail(file, "key '" + key + "' must be " + type_name(whole) + ", got '" + printable(item) + "'");
 }
 
 Type element_type(Type t) {
@@ -413,13 +449,13 @@ const ExperimentConfig::Value& ExperimentConfig::at(const std::string& key) cons
 }
 int ExperimentConfig::get_int(const std::string& key) const {
   const auto& v = at(key);
-  if (v.items.size() != 1 || !is_int(v.items[0])) fail(path_, "key '" + key + "' is not an integer");
-  return std::stoi(v.items[0]);
+  if (v.items.size() != 1) fail(path_, "key '" + key + "' is not an integer");
+  return parse_int(path_, key, v.items[0], Type::Int);
 }
 double ExperimentConfig::get_double(const std::string& key) const {
   const auto& v = at(key);
-  if (v.items.size() != 1 || !is_number(v.items[0])) fail(path_, "key '" + key + "' is not a number");
-  return std::stod(v.items[0]);
+  if (v.items.size() != 1) fail(path_, "key '" + key + "' is not a number");
+  return parse_number(path_, key, v.items[0], Type::Float);
 }
 bool ExperimentConfig::get_bool(const std::string& key) const {
   const auto& v = at(key);
@@ -433,12 +469,12 @@ std::string ExperimentConfig::get_string(const std::string& key) const {
 }
 std::vector<int> ExperimentConfig::get_int_list(const std::string& key) const {
   std::vector<int> out;
-  for (const auto& s : at(key).items) out.push_back(std::stoi(s));
+  for (const auto& s : at(key).items) out.push_back(parse_int(path_, key, s, Type::IntList));
   return out;
 }
 std::vector<double> ExperimentConfig::get_double_list(const std::string& key) const {
   std::vector<double> out;
-  for (const auto& s : at(key).items) out.push_back(std::stod(s));
+  for (const auto& s : at(key).items) out.push_back(parse_number(path_, key, s, Type::FloatList));
   return out;
 }
 std::vector<bool> ExperimentConfig::get_bool_list(const std::string& key) const {

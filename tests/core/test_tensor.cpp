@@ -86,6 +86,18 @@ TEST_CASE("shape errors are clear exceptions", "[core][tensor]") {
   hrnet::test::check_throws<ShapeError>([&] { (void)(Tensor<float, CPU>::from_vector({2, 2}, {1, 2, 3})); }, "holds 4 elements but 3");
 }
 
+TEST_CASE("Shape refuses element counts that overflow int64, even with a zero dimension (S2)", "[core][tensor]") {
+  const std::int64_t big = std::int64_t(1) << 62;
+  // numel() multiplies in order: [2^62, 2^62, 0] would overflow before reaching the 0
+  test::check_throws<ShapeError>([&] { (void)Shape({big, big, 0}); }, "overflows int64 at dimension 1");
+  test::check_throws<ShapeError>([&] { (void)Shape(std::vector<std::int64_t>{4, big, 2}); }, "overflows int64");
+  CHECK(Shape({big, 0, 1}).numel() == 0);
+  CHECK(Shape({big, 1, 0}).numel() == 0);
+  CHECK(Shape({big, 1}).numel() == big);
+  CHECK(Shape({3, 0, big / 2}).numel() == 0);
+  test::check_throws<ShapeError>([&] { (void)Shape({3, 0, big}); }, "overflows int64 at dimension 2");
+}
+
 TEST_CASE("cast converts between storage dtypes", "[core][tensor]") {
   auto t = Tensor<float, CPU>::from_vector({3}, {1.5f, -2.25f, 65504.0f});
   auto h = cast<half>(t);

@@ -3,13 +3,17 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
+#include <iostream>
 #include <filesystem>
 #include <fstream>
 #include <functional>
 #include <unordered_map>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <stdexcept>
 #include <string>
 
 #include "hrnet/data/coco.hpp"
@@ -330,4 +334,214 @@ TEST_CASE("coco loader errors name the file, field and annotation", "[data]") {
   });
   const CocoKeypoints bad(d.path, "rlesize");
   test::check_throws<ShapeError>([&] { (void)bad.loss_mask(0); }, "annotation 11 has an RLE of 2x3");
+}
+
+// ---- hostile input (issue 18: the fuzzing probe) ---------------------------------------------
+
+namespace {
+// The polygon rasteriser before issue 18, kept as the oracle (rleFrPoly line for line, every
+// boundary point materialised), in 64-bit so that it has no undefined behaviour.
+Rle reference_rle_from_polygon(const std::vector<double>& xy, int h, int w) {
+  auto product = [](double a, double b) {
+    volatile double p = a * b;
+    return double(p);
+  };
+  const std::size_t k = xy.size() / 2;
+  const double scale = 5;
+  std::vector<std::int64_t> x(k + 1), y(k + 1);
+  for (std::size_t j = 0; j < k; ++j) x[j] = std::int64_t(product(scale, xy[j * 2 + 0]) + .5);
+  for (std::size_t j = 0; j < k; ++j) y[j] = std::int64_t(product(scale, xy[j * 2 + 1]) + .5);
+  if (k > 0) {
+    x[k] = x[0];
+    y[k] = y[0];
+  }
+  std::vector<std::int64_t> u, v;
+  for (std::size_t j = 0; j < k; ++j) {
+    std::int64_t xs = x[j], xe = x[j + 1], ys = y[j], ye = y[j + 1];
+    const std::int64_t dx = std::abs(xe - xs), dy = std::abs(ys - ye);
+    const bool flip = (dx >= dy && xs > xe) || (dx < dy && ys > ye);
+    if (flip) {
+      std::swap(xs, xe);
+      std::swap(ys, ye);
+    }
+    if (dx == 0 && dy == 0) {
+      u.push_back(xs);
+      v.push_back(ys);
+      continue;
+    }
+    const double s = dx >= dy ? double(ye - ys) / double(dx) : double(xe - xs) / double(dy);
+    if (dx >= dy) {
+      for (std::int64_t d = 0; d <= dx; ++d) {
+        const std::int64_t t = flip ? dx - d : d;
+        u.push_back(t + xs);
+        v.push_back(std::int64_t(double(ys) + product(s, double(t)) + .5));
+      }
+    } else {
+      for (std::int64_t d = 0; d <= dy; ++d) {
+        const std::int64_t t = flip ? dy - d : d;
+        v.push_back(t + ys);
+        u.push_back(std::int64_t(double(xs) + product(s, double(t)) + .5));
+      }
+    }
+  }
+  std::vector<std::uint32_t> a;
+  const double wmax = double(w - 1), hd = double(h);
+  for (std::size_t j = 1; j < u.size(); ++j) {
+    if (u[j] == u[j - 1]) continue;
+    double xd = double(u[j] < u[j - 1] ? u[j] : u[j] - 1);
+    xd = (xd + .5) / scale - .5;
+    if (std::floor(xd) != xd || xd < 0 || xd > wmax) continue;
+    double yd = double(v[j] < v[j - 1] ? v[j] : v[j - 1]);
+    yd = (yd + .5) / scale - .5;
+    yd = yd < 0 ? 0 : yd > hd ? hd : yd;
+    yd = std::ceil(yd);
+    a.push_back(std::uint32_t(std::int64_t(xd) * h + std::int64_t(yd)));
+  }
+  a.push_back(std::uint32_t(h * w));
+  std::sort(a.begin(), a.end());
+  std::uint32_t p = 0;
+  for (auto& e : a) {
+    const std::uint32_t t = e;
+    e -= p;
+    p = t;
+  }
+  Rle r{h, w, {}};
+  std::size_t j = 0;
+  r.counts.push_back(a[j++]);
+  while (j < a.size()) {
+    if (a[j] > 0) {
+      r.counts.push_back(a[j++]);
+    } else {
+      ++j;
+      if (j < a.size()) r.counts.back() += a[j++];
+    }
+  }
+  return r;
+}
+
+// A one-image COCO file: image fields and the annotation's fields spliced in as JSON text.
+std::string coco_doc(const std::string& image_fields, const std::string& ann_fields = "") {
+  std::string kps = "[";
+  for (int i = 0; i < 51; ++i) kps += i ? ",0" : "0";
+  kps += "]";
+  std::string ann = "{\"id\": 5, \"image_id\": 1, \"iscrowd\": 0, \"num_keypoints\": 0, \"keypoints\": " + kps +
+                    ", \"bbox\": [0, 0, 1, 1], \"area\": 1";
+  ann += ann_fields.empty() ? ", \"segmentation\": [[0, 0, 4, 0, 4, 4]]" : ", " + ann_fields;
+  return "{\"images\": [{\"file_name\": \"a.jpg\", " + image_fields + "}], \"annotations\": [" + ann + "}]}";
+}
+}  // namespace
+
+TEST_CASE("rle_from_polygon equals the materialising rasteriser on random polygons, far vertices included", "[data]") {
+  std::mt19937 rng(18);
+  std::uniform_int_distribution<int> size(1, 40), nv(1, 9), kind(0, 9);
+  int compared = 0;
+  for (int it = 0; it < 3000; ++it) {
+    const int h = size(rng), w = size(rng);
+    std::uniform_real_distribution<double> near(-0.6 * w, 1.6 * w), near_y(-0.6 * h, 1.6 * h), far(-3000, 3000);
+    std::vector<double> xy;
+    const int n = nv(rng);
+    for (int j = 0; j < n; ++j) {
+      const int kd = kind(rng);
+      // mostly near the image, some far away, some on integer and half-integer coordinates
+      double x = kd == 0 ? far(rng) : near(rng), y = kd == 1 ? far(rng) : near_y(rng);
+      if (kd == 2) x = std::round(2 * x) / 2;
+      if (kd == 3) y = std::round(y);
+      xy.push_back(x);
+      xy.push_back(y);
+    }
+    if (kind(rng) == 0) xy.push_back(1.0);  // an odd coordinate count: the last one is ignored
+    INFO("iteration " << it << ", " << h << "x" << w);
+    const Rle got = rle_from_polygon(xy, h, w), want = reference_rle_from_polygon(xy, h, w);
+    CHECK(got == want);
+    ++compared;
+  }
+  CHECK(compared == 3000);
+}
+
+TEST_CASE("rle_from_polygon: far coordinates cost nothing and do not overflow (K3, K6)", "[data]") {
+  // a rectangle reaching x = 3.9e8 in a 10x10 image: rleFrPoly would walk (and allocate for) about
+  // 2e9 boundary points; inside the image it is the rectangle reaching x = 20
+  const std::vector<double> far = {0, 0, 3.9e8, 0, 3.9e8, 5, 0, 5};
+  CHECK(rle_from_polygon(far, 10, 10) == rle_from_polygon(std::vector<double>{0, 0, 20, 0, 20, 5, 0, 5}, 10, 10));
+  CHECK(rle_area(rle_from_polygon(far, 10, 10)) == 50);
+  // x from -3.9e8 to 3.9e8: x[j] - x[j+1] (scaled by 5) overflowed int
+  const std::vector<double> wide = {-3.9e8, 2, 3.9e8, 2, 3.9e8, 7, -3.9e8, 7};
+  CHECK(rle_from_polygon(wide, 10, 10) == rle_from_polygon(std::vector<double>{-20, 2, 30, 2, 30, 7, -20, 7}, 10, 10));
+  // steep edges far in y: visited only where the column changes
+  const std::vector<double> tall = {2, -3.9e8, 7, -3.9e8, 7.5, 3.9e8, 2.5, 3.9e8};
+  const Rle t = rle_from_polygon(tall, 10, 10);
+  CHECK(rle_area(t) > 0);
+  CHECK(t == reference_rle_from_polygon({2, -3.9e4, 7, -3.9e4, 7.5, 3.9e4, 2.5, 3.9e4}, 10, 10));
+  test::check_throws<ValueError>([] { rle_from_polygon(std::vector<double>{0, 0, 4.1e8, 0, 1, 1}, 10, 10); },
+                                 "out of range");
+  test::check_throws<ValueError>([] { rle_from_polygon(std::vector<double>{0, 0, 1, 0, 1, 1}, 70000, 70000); },
+                                 "32-bit RLE counts");
+  CHECK(rle_from_polygon(std::vector<double>{0, 0, 1, 0, 1, 1}, 0, 5) == Rle{0, 5, {0}});
+  CHECK(rle_from_polygon(std::vector<double>{0, 0, 1, 0, 1, 1}, 5, 0) == Rle{5, 0, {0}});
+}
+
+TEST_CASE("coco loader: hostile annotation files fail by file, record and field", "[data]") {
+  TempDir d("hostile");
+  auto load = [&](const std::string& split, const std::string& text) {
+    d.write("annotations/person_keypoints_" + split + ".json", text);
+    return CocoKeypoints(d.path, split, {.check_images = false});
+  };
+  const std::string size10 = "\"height\": 10, \"width\": 10";
+  CHECK(load("ok", coco_doc("\"id\": 1, " + size10)).size() == 1);
+  const std::string file = "person_keypoints_";
+
+  // K5: a deeply nested id (200 KB) was dumped into the message: stack overflow
+  const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  test::check_throws<IoError>([&] { load("deep", coco_doc("\"id\": " + deep + ", " + size10)); },
+                              file + "deep.json\": nesting deeper than 512 levels");
+  // under the depth limit the id is described, not dumped
+  const std::string nested400 = std::string(400, '[') + std::string(400, ']');
+  test::check_throws<IoError>([&] { load("nested", coco_doc("\"id\": " + nested400 + ", " + size10)); },
+                              "person_keypoints_nested.json: image array of 1: field \"id\" has the wrong type (array)");
+  // K1: 1e999 is json::out_of_range (406), which escaped without the file name
+  test::check_throws<IoError>([&] { load("inf", coco_doc("\"id\": 1, \"height\": 1e999, \"width\": 10")); },
+                              "person_keypoints_inf.json\": [json.exception.out_of_range.406] number overflow parsing '1e999'");
+  // K2: a float beyond int went through get<int>() (undefined; INT_MIN on x86, reported as 0x0)
+  test::check_throws<IoError>([&] { load("tall", coco_doc("\"id\": 1, \"height\": 1e10, \"width\": 10")); },
+                              "person_keypoints_tall.json: image 1: field \"height\": 10000000000.0 is out of range [1, 32768]");
+  test::check_throws<IoError>(
+      [&] { load("rlesize", coco_doc("\"id\": 1, " + size10, "\"segmentation\": {\"counts\": [100], \"size\": [1.71e10, 10]}")); },
+      "person_keypoints_rlesize.json: annotation 5 segmentation: field \"size\"[0]: 17100000000.0 is out of range");
+  test::check_throws<IoError>(
+      [&] { load("negcount", coco_doc("\"id\": 1, " + size10, "\"segmentation\": {\"counts\": [-1, 101], \"size\": [10, 10]}")); },
+      "field \"segmentation\": \"counts\"[0]: -1 is out of range [0, 4294967295]");
+  test::check_throws<IoError>([&] { load("hugeid", coco_doc("\"id\": 1e300, " + size10)); },
+                              "image 1e+300: field \"id\": 1e+300 is out of range");
+  // K4: sides and pixels bounded before anything is allocated (the limits of the image decoder)
+  test::check_throws<IoError>([&] { load("big", coco_doc("\"id\": 7, \"height\": 60000, \"width\": 60000")); },
+                              "person_keypoints_big.json: image 7: field \"height\": 60000 is out of range [1, 32768]");
+  test::check_throws<IoError>([&] { load("many", coco_doc("\"id\": 7, \"height\": 20000, \"width\": 20000")); },
+                              "person_keypoints_many.json: image 7: fields \"height\" x \"width\" = 20000x20000 exceed the limit of 134217728 pixels");
+  // floats and booleans are still read as get<int> read them
+  const CocoKeypoints f = load("float", coco_doc("\"id\": 1, \"height\": 10.0, \"width\": 9.7", "\"iscrowd\": true, \"segmentation\": [[0, 0, 4, 0, 4, 4]]"));
+  CHECK(f.image(0).width == 9);
+  CHECK(f.annotations(0)[0].iscrowd);
+
+  // K3: a polygon coordinate of 3.9e8 in a 10x10 image asked for 15.6 GB from loss_mask
+  const CocoKeypoints far = load("far", coco_doc("\"id\": 1, " + size10, "\"segmentation\": [[0, 0, 3.9e8, 0, 3.9e8, 5, 0, 5]]"));
+  const CocoKeypoints near = load("near", coco_doc("\"id\": 1, " + size10, "\"segmentation\": [[0, 0, 20, 0, 20, 5, 0, 5]]"));
+  CHECK(far.loss_mask(0) == near.loss_mask(0));
+  CHECK(far.loss_mask(0).area() == 50);
+}
+
+TEST_CASE("coco loss mask of a far polygon stays within 256 MB (K3)", "[data]") {
+  if (!test::kAddressLimitWorks) {
+    std::cout << "skipped: RLIMIT_AS cannot be used under a sanitizer\n";
+    return;
+  }
+  const std::string r = test::run_with_memory_limit(std::size_t(256) << 20, [] {
+    CocoImage img;
+    img.id = 1;
+    img.height = img.width = 10;
+    CocoAnnotation a, b;
+    a.segmentation.polygons = {{0, 0, 3.9e8, 0, 3.9e8, 5, 0, 5}, {-3.9e8, 6, 3.9e8, 6, 3.9e8, 3.9e8, -3.9e8, 3.9e8}};
+    b.segmentation.polygons = {{0, 0, 20, 0, 20, 5, 0, 5}, {-20, 6, 30, 6, 30, 30, -20, 30}};
+    if (!(coco_loss_mask(img, {a}) == coco_loss_mask(img, {b}))) throw std::runtime_error("masks differ");
+  });
+  CHECK(r == "ok");
 }

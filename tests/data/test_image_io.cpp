@@ -382,3 +382,97 @@ TEST_CASE("image: atomic writes report unwritable paths and leave no temporary f
   CHECK((std::string(jpeg_backend()) == "libjpeg-turbo" || std::string(jpeg_backend()) == "libjpeg" ||
          std::string(jpeg_backend()) == "stb_image"));
 }
+
+// ---- hostile input (issue 18: the fuzzing probe) ---------------------------------------------
+
+namespace {
+struct PngChunk {
+  std::string type;
+  std::vector<std::uint8_t> data;
+  std::uint32_t claimed = 0;  // the length field written (data.size() unless lying)
+  bool lie = false;
+};
+
+std::uint32_t png_crc(const std::string& type, const std::vector<std::uint8_t>& data) {
+  std::uint32_t c = 0xFFFFFFFFu;
+  auto feed = [&](std::uint8_t b) {
+    c ^= b;
+    for (int k = 0; k < 8; ++k) c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+  };
+  for (char ch : type) feed(std::uint8_t(ch));
+  for (auto b : data) feed(b);
+  return c ^ 0xFFFFFFFFu;
+}
+
+std::vector<PngChunk> png_chunks(const std::vector<std::uint8_t>& png) {
+  std::vector<PngChunk> out;
+  for (std::size_t pos = 8; pos + 12 <= png.size();) {
+    const std::uint32_t len = std::uint32_t(png[pos]) << 24 | std::uint32_t(png[pos + 1]) << 16 |
+                              std::uint32_t(png[pos + 2]) << 8 | png[pos + 3];
+    PngChunk c;
+    c.type.assign(png.begin() + std::ptrdiff_t(pos + 4), png.begin() + std::ptrdiff_t(pos + 8));
+    c.data.assign(png.begin() + std::ptrdiff_t(pos + 8), png.begin() + std::ptrdiff_t(pos + 8 + len));
+    c.claimed = len;
+    out.push_back(c);
+    pos += 12 + len;
+  }
+  return out;
+}
+
+// Writes the chunks; a lying chunk gets its `claimed` length and its data, and nothing after it.
+std::vector<std::uint8_t> png_bytes(const std::vector<PngChunk>& chunks) {
+  std::vector<std::uint8_t> b = {0x89, 'P', 'N', 'G', 0x0D, 0x0A, 0x1A, 0x0A};
+  for (const auto& c : chunks) {
+    const std::uint32_t len = c.lie ? c.claimed : std::uint32_t(c.data.size());
+    for (int s = 24; s >= 0; s -= 8) b.push_back(std::uint8_t(len >> s));
+    b.insert(b.end(), c.type.begin(), c.type.end());
+    b.insert(b.end(), c.data.begin(), c.data.end());
+    if (c.lie) break;
+    const std::uint32_t crc = png_crc(c.type, c.data);
+    for (int s = 24; s >= 0; s -= 8) b.push_back(std::uint8_t(crc >> s));
+  }
+  return b;
+}
+}  // namespace
+
+TEST_CASE("image: PNG chunk lengths are checked before stb sees them (I1, I2)", "[image]") {
+  const Image one = random_picture(1, 1, 18);
+  const auto png = encode_png(one);
+  auto chunks = png_chunks(png);
+  REQUIRE(chunks.size() == 3);
+  REQUIRE(chunks[1].type == "IDAT");
+  REQUIRE(png_bytes(chunks) == png);  // the helpers rebuild stb's file byte for byte
+
+  // I2: a second IDAT claiming 0x7FFFF000 bytes made stb reserve 2 GiB before it found the file short
+  auto lying = chunks;
+  lying.insert(lying.begin() + 2, PngChunk{"IDAT", {1, 2, 3, 4}, 0x7FFFF000u, true});
+  check_image_error([&] { decode_image(png_bytes(lying), "lie.png"); }, "lie.png",
+                    "chunk 'IDAT' at offset " + std::to_string(png.size() - 12) + " claims 2147479552 bytes, but only 4 follow its header");
+  // a length over the PNG limit of 2^31 - 1, on any chunk
+  auto over = chunks;
+  over.insert(over.begin() + 1, PngChunk{"tEXt", {}, 0x80000000u, true});
+  check_image_error([&] { decode_image(png_bytes(over), "over.png"); }, "over.png",
+                    "chunk 'tEXt' at offset 33 claims 2147483648 bytes, over the PNG limit of 2^31 - 1");
+  // chunks that end at a chunk boundary without IEND, and a non-printable chunk type
+  auto no_end = chunks;
+  no_end.pop_back();
+  check_image_error([&] { decode_image(png_bytes(no_end), "noend.png"); }, "noend.png", "there was no IEND chunk");
+  auto odd = chunks;
+  odd.insert(odd.begin() + 1, PngChunk{std::string("a\x01\x7f'", 4), {}, 99, true});
+  check_image_error([&] { decode_image(png_bytes(odd), "odd.png"); }, "odd.png", "chunk 'a\\x01\\x7f\\x27' at offset 33 claims 99");
+
+  // I1: a zero-length IDAT first made stb memcpy(NULL, src, 0); such chunks are legal and carry no data
+  auto empty_first = chunks;
+  empty_first.insert(empty_first.begin() + 1, PngChunk{"IDAT", {}, 0, false});
+  empty_first.insert(empty_first.begin() + 3, PngChunk{"IDAT", {}, 0, false});
+  const Image got = decode_image(png_bytes(empty_first), "empty_idat.png");
+  CHECK(got.pixels == one.pixels);
+  // and a multi-IDAT file still decodes (the IDAT split in two)
+  const Image big = random_picture(30, 40, 3);
+  auto split = png_chunks(encode_png(big));
+  REQUIRE(split[1].type == "IDAT");
+  PngChunk second{"IDAT", {split[1].data.begin() + 10, split[1].data.end()}, 0, false};
+  split[1].data.resize(10);
+  split.insert(split.begin() + 2, second);
+  CHECK(decode_image(png_bytes(split), "split.png").pixels == big.pixels);
+}

@@ -12,6 +12,7 @@
 #include <limits>
 #include <map>
 #include <random>
+#include <stdexcept>
 #include <string>
 #include <unistd.h>
 #include <vector>
@@ -633,4 +634,96 @@ TEST_CASE("coco eval: 5000 images x 20 detections", "[eval]") {
   // every person found, ranked above all false positives
   CHECK(s[AP50] == Approx(1.0).margin(1e-12));
   CHECK(s[AR50] == Approx(1.0).margin(1e-12));
+}
+
+// ---- hostile input (issue 18: the fuzzing probe) ---------------------------------------------
+
+TEST_CASE("coco eval: deeply nested values neither crash the loaders nor get dumped (E1)", "[eval][io]") {
+  TempDir tmp;
+  const std::string kp = kps_json(51);
+  // 200 KB of brackets: coco_eval --dt segfaulted quoting the image_id with dump()
+  const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  const fs::path r = tmp.write("deep_results.json", "[{\"image_id\": " + deep + ", \"category_id\": 1}]");
+  check_throws<hrnet::IoError>([&] { load_results(r); },
+                               "malformed JSON in results file " + r.string() + ": nesting deeper than 512 levels");
+  const fs::path g = tmp.write("deep_gt.json", "{\"images\": [{\"id\": " + deep + "}], \"categories\": [], \"annotations\": []}");
+  check_throws<hrnet::IoError>([&] { load_ground_truth(g); },
+                               "malformed JSON in ground-truth file " + g.string() + ": nesting deeper than 512 levels");
+  // under the limit: described by type and size
+  const std::string nested = std::string(400, '[') + "1" + std::string(400, ']');
+  const fs::path r2 = tmp.write("nested.json", "[{\"image_id\": " + nested + ", \"category_id\": 1, \"keypoints\": " + kp +
+                                                   ", \"score\": 1}]");
+  check_throws<hrnet::ValueError>([&] { load_results(r2); },
+                                  "results[0] (image_id array of 1): field \"image_id\" is not an integer (array of 1)");
+  const fs::path g2 = tmp.write("nested_gt.json", "{\"images\": [{\"id\": " + nested + "}], \"categories\": [], \"annotations\": []}");
+  check_throws<hrnet::ValueError>([&] { load_ground_truth(g2); }, "images[0] (id array of 1): field \"id\" is not an integer");
+  check_throws<hrnet::ValueError>(
+      [&] { load_ground_truth(tmp.write("str_gt.json", "{\"images\": [{\"id\": \"" + std::string(5000, 'x') + "\"}], \"categories\": [], \"annotations\": []}")); },
+      "(id \"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx...): field \"id\" is not an integer (string \"xxx");
+}
+
+TEST_CASE("coco eval: memory is linear in image and category ids, not their product (E2)", "[eval]") {
+  // 6000 images x 6000 categories, one person: a dense (image, category) table is 36M cells
+  // (1.7 GB of empty vectors for gts and results); only the occupied cells are kept now
+  if (!hrnet::test::kAddressLimitWorks) {
+    std::cout << "skipped: RLIMIT_AS cannot be used under a sanitizer\n";
+    return;
+  }
+  const std::string r = hrnet::test::run_with_memory_limit(std::size_t(512) << 20, [] {
+    CocoGroundTruth gt;
+    for (std::int64_t i = 1; i <= 6000; ++i) {
+      gt.image_ids.push_back(i * 7);
+      gt.category_ids.push_back(i * 3);
+    }
+    GtAnnotation a = person(1, 7 * 4000, 10, 10, 200, 20000);
+    a.category_id = 3 * 5000;
+    gt.annotations.push_back(a);
+    std::vector<KeypointResult> res = {det(a, 0.9), det_at(7 * 4000, 500, 500, 100, 0.5)};
+    res[1].category_id = 3 * 5000;
+    const KeypointEvaluation ev = evaluate_keypoints_full(gt, res, std::nullopt);
+    // one category holds the person: its AP is 1 (the false positive ranks below it)
+    if (std::abs(ev.stats[AP] - 1.0) > 1e-12 || ev.num_detections != 2)
+      throw std::runtime_error("AP " + std::to_string(ev.stats[AP]) + ", detections " + std::to_string(ev.num_detections));
+  });
+  CHECK(r == "ok");
+}
+
+TEST_CASE("coco eval: cells of several categories and images agree with per-category evaluation", "[eval]") {
+  // the sparse cells keep COCOeval's (category, image) order: evaluating each category alone (its
+  // own gt set) gives the same per-category precision and recall as evaluating them together
+  std::mt19937 rng(18);
+  std::uniform_real_distribution<double> u(0, 1);
+  CocoGroundTruth all;
+  all.category_ids = {5, 2, 9};
+  std::vector<KeypointResult> res;
+  std::int64_t id = 1;
+  for (std::int64_t img : {40, 10, 30, 20}) {
+    all.image_ids.push_back(img);
+    for (std::int64_t cat : {2, 5, 9}) {
+      if (u(rng) < 0.3) continue;  // some (image, category) cells stay empty
+      GtAnnotation a = person(id++, img, 600 * u(rng), 400 * u(rng), 60 + 300 * u(rng), 0);
+      a.area = 0.3 * a.bbox[3] * a.bbox[3];
+      a.category_id = cat;
+      all.annotations.push_back(a);
+      res.push_back(det(a, u(rng), 0.3 * u(rng)));
+      if (u(rng) < 0.5) {
+        res.push_back(det_at(img, 600 * u(rng), 400 * u(rng), 100, u(rng)));
+        res.back().category_id = cat;
+      }
+    }
+  }
+  const KeypointEvaluation together = evaluate_keypoints_full(all, res, std::nullopt);
+  REQUIRE(together.category_ids == std::vector<std::int64_t>{2, 5, 9});
+  for (std::size_t k = 0; k < 3; ++k) {
+    CocoGroundTruth one = all;
+    one.category_ids = {together.category_ids[k]};
+    const KeypointEvaluation alone = evaluate_keypoints_full(one, res, std::nullopt);
+    for (std::size_t t = 0; t < 10; ++t)
+      for (std::size_t a = 0; a < 3; ++a) {
+        INFO("category " << together.category_ids[k] << " t " << t << " area " << a);
+        CHECK(alone.recall[t * 3 + a] == together.recall[(t * 3 + k) * 3 + a]);
+        for (std::size_t r = 0; r < 101; ++r)
+          CHECK(alone.precision[(t * 101 + r) * 3 + a] == together.precision[((t * 101 + r) * 3 + k) * 3 + a]);
+      }
+  }
 }

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <atomic>
 #include <catch2/catch.hpp>
+#include <climits>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -17,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "hrnet/io/json_limits.hpp"
 #include "hrnet/io/safetensors.hpp"
 #include "hrnet/io/tensor_io.hpp"
 
@@ -604,4 +606,95 @@ print("python read ok")
   const int rc2 = std::system(cmd2.c_str());
   INFO(slurp(log));
   CHECK(rc2 == 0);
+}
+
+// ---- hostile input (issue 18: the fuzzing probe) ---------------------------------------------
+
+namespace {
+std::string nested(std::size_t depth, const std::string& inner = "") {
+  return std::string(depth, '[') + inner + std::string(depth, ']');
+}
+}  // namespace
+
+TEST_CASE("json_limits: nesting limit, every parser error as IoError, values quoted without recursion", "[safetensors][json]") {
+  using nlohmann::json;
+  // kMaxJsonDepth levels parse; one more is refused while parsing, naming the context
+  CHECK(parse_json_text(nested(kMaxJsonDepth), "ctx").is_array());
+  CHECK_THROWS_MATCHES(parse_json_text(nested(kMaxJsonDepth + 1), "deep.json"), hrnet::IoError,
+                       Msg("deep.json: nesting deeper than 512 levels"));
+  CHECK_THROWS_MATCHES(parse_json_text("{\"a\":" + std::string(100000, '['), "open.json"), hrnet::IoError,
+                       Msg("open.json: nesting deeper than 512 levels of arrays/objects at byte 516"));
+  // brackets inside strings (escaped quotes included) are not nesting
+  const json s = parse_json_text("[\"" + std::string(1000, '[') + "\\\"" + std::string(1000, '{') + "\", \"\\\\\"]", "ctx");
+  CHECK(s[0].get<std::string>().size() == 2001);
+  CHECK(s[1].get<std::string>() == "\\");
+  // 1e999 is json::out_of_range (406), not a parse_error: still an IoError naming the file
+  CHECK_THROWS_MATCHES(parse_json_text("[1e999]", "big.json"), hrnet::IoError, Msg("big.json: ") && Msg("1e999"));
+  CHECK_THROWS_MATCHES(parse_json_text("[1, NaN]", "nan.json"), hrnet::IoError,
+                       Msg("nan.json: ") && Msg("NaN and Infinity are not valid JSON"));
+  // json_brief / json_desc: containers by size only, scalars cut to 40 characters
+  const json deep = parse_json_text(nested(500, "1"), "ctx");
+  CHECK(json_brief(deep) == "array of 1");
+  CHECK(json_desc(json::object({{"a", 1}, {"b", deep}})) == "object of 2");
+  CHECK(json_desc(json("abc")) == "string \"abc\"");
+  CHECK(json_desc(json(3)) == "number 3");
+  CHECK(json_brief(json(std::string(1000, 'x'))) == "\"" + std::string(36, 'x') + "...");
+  CHECK(json_brief(json(nullptr)) == "null");
+}
+
+TEST_CASE("json_limits: json_to_integer converts in range, never casts out of range", "[safetensors][json]") {
+  using nlohmann::json;
+  std::string why;
+  CHECK(json_to_integer(json(7), 0, 10, JsonIntegers::Exact, &why) == 7);
+  CHECK(json_to_integer(json(-7), -10, 10, JsonIntegers::Exact, &why) == -7);
+  CHECK_FALSE(json_to_integer(json(11), 0, 10, JsonIntegers::Exact, &why));
+  CHECK(why == "11 is out of range [0, 10]");
+  CHECK_FALSE(json_to_integer(json(2.5), 0, 10, JsonIntegers::Exact, &why));
+  CHECK_THAT(why, Contains("is not an integer"));
+  CHECK(json_to_integer(json(2.5), 0, 10, JsonIntegers::Numeric, &why) == 2);    // truncated, as get<int>
+  CHECK(json_to_integer(json(-2.5), -10, 10, JsonIntegers::Numeric, &why) == -2);
+  CHECK(json_to_integer(json(true), 0, 10, JsonIntegers::Numeric, &why) == 1);
+  CHECK_FALSE(json_to_integer(json(true), 0, 10, JsonIntegers::Exact, &why));
+  // the float -> int conversions that were undefined behaviour in get<int>()
+  CHECK_FALSE(json_to_integer(json(1e10), 0, 2147483647, JsonIntegers::Numeric, &why));
+  CHECK_THAT(why, Contains("out of range [0, 2147483647]"));
+  CHECK_FALSE(json_to_integer(json(1e300), INT64_MIN, INT64_MAX, JsonIntegers::Numeric, &why));
+  CHECK_FALSE(json_to_integer(json(9223372036854775808.0), INT64_MIN, INT64_MAX, JsonIntegers::Numeric, &why));
+  CHECK(json_to_integer(json(-9223372036854775808.0), INT64_MIN, INT64_MAX, JsonIntegers::Numeric, &why) == INT64_MIN);
+  CHECK_FALSE(json_to_integer(json(18446744073709551615ull), INT64_MIN, INT64_MAX, JsonIntegers::Exact, &why));
+  CHECK_FALSE(json_to_integer(json("3"), 0, 10, JsonIntegers::Numeric, &why));
+  CHECK(why == "is a string, not a number");
+  CHECK_FALSE(json_to_integer(json::array({1}), 0, 10, JsonIntegers::Numeric, &why));
+  CHECK(why == "is an array, not a number");
+}
+
+TEST_CASE("safetensors survives deep nesting in the header (S1)", "[safetensors]") {
+  // 100000 levels (200 KB): dump() of the value in an error message used to overflow the stack
+  const std::string deep = "{\"t\":" + nested(100000) + "}";
+  CHECK_THAT(parse_error(make_file(deep, 0)), Contains(kSrc) && Contains("nesting deeper than 512"));
+  TempDir dir("deep");
+  const fs::path p = dir.path / "deep.safetensors";
+  write_bytes(p, make_file(deep, 0));
+  CHECK_THROWS_MATCHES(read_safetensors(p), hrnet::IoError, Msg(p.string()) && Msg("nesting deeper than 512"));
+  // under the limit, a nested value is described by its size, never dumped
+  CHECK_THAT(parse_error(make_file("{\"t\":" + nested(400) + "}", 0)),
+             Contains(kSrc) && Contains("tensor 't': entry must be a JSON object, got array of 1"));
+  CHECK_THAT(parse_error(make_file(R"({"t":{"dtype":"F32","shape":[-1,)" + nested(400) + R"(],"data_offsets":[0,4]}})", 4)),
+             Contains("tensor 't': negative dimension -1 at index 0 of field 'shape'"));
+  CHECK_THAT(parse_error(make_file(R"({"t":{"dtype":)" + nested(400) + R"(,"shape":[1],"data_offsets":[0,4]}})", 4)),
+             Contains("field 'dtype' must be a string, got array of 1"));
+}
+
+TEST_CASE("safetensors rejects shapes whose element count overflows, even with a zero dimension (S2)", "[safetensors]") {
+  // [2^62, 2^62, 0] has no elements, but multiplying in order overflows int64 before the 0
+  const std::string big = "4611686018427387904";
+  const std::string h = R"({"t":{"dtype":"F32","shape":[)" + big + "," + big + R"(,0],"data_offsets":[0,0]}})";
+  CHECK_THAT(parse_error(make_file(h, 0)), Contains(kSrc) && Contains("tensor 't': shape [" + big) && Contains("too large"));
+  CHECK_FALSE(detail::checked_nbytes({std::int64_t(1) << 62, std::int64_t(1) << 62, 0}, DType::F32));
+  CHECK_FALSE(detail::checked_nbytes({0, std::int64_t(1) << 62, 4}, DType::F32));  // bytes overflow
+  CHECK(detail::checked_nbytes({0, std::int64_t(1) << 60}, DType::F32) == 0u);
+  // a RawTensor built in memory: from_raw and numel refuse it too
+  const RawTensor r{DType::F32, {std::int64_t(1) << 62, std::int64_t(1) << 62, 0}, {}};
+  CHECK_THROWS_MATCHES(from_raw<float>(r, "r"), hrnet::ShapeError, Msg("'r'") && Msg("too many"));
+  CHECK_THROWS_AS(r.numel(), hrnet::ShapeError);
 }

@@ -3,6 +3,8 @@
 // deterministic initialisation, weight round trips, and config/checkpoint errors that name keys.
 #include <nlohmann/json.hpp>
 
+#include <unistd.h>
+
 #include <filesystem>
 #include <fstream>
 
@@ -301,6 +303,49 @@ TEST_CASE("inputs whose size cannot line up with the branches are rejected", "[m
   models::PoseHigherResolutionNet<float, CPU> net(cfg);
   autograd::NoGradGuard ng;
   hrnet::test::check_throws<ShapeError>([&] { net(V(Tensor<float, CPU>::zeros({1, 3, 100, 64}))); }, "must be divisible by 8");
+}
+
+TEST_CASE("config numbers: one checked parser names file, key and value (C1)", "[models][config][errors]") {
+  const fs::path dir = fs::temp_directory_path() / ("hrnet_cfg_num_test_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  std::ifstream src(kRoot / "configs/coco/w32_512_adam_lr1e-3.yaml");
+  const std::string good((std::istreambuf_iterator<char>(src)), std::istreambuf_iterator<char>());
+  std::ifstream tsrc(kRoot / "configs/imagenet/w18_s4.cfg");
+  const std::string tgood((std::istreambuf_iterator<char>(tsrc)), std::istreambuf_iterator<char>());
+  auto write = [&](const std::string& name, const std::string& text) {
+    std::ofstream(dir / name, std::ios::binary) << text;
+    return dir / name;
+  };
+  auto replace = [&](std::string s, const std::string& from, const std::string& to) {
+    const auto p = s.find(from);
+    REQUIRE(p != std::string::npos);
+    return s.replace(p, from.size(), to);
+  };
+  using models::ConfigError;
+  using hrnet::test::check_throws;
+  // INT_MAX + 1: strtoll accepted it, then std::stoi threw std::out_of_range ("error: stoi")
+  const fs::path big = write("big.yaml", replace(good, "NUM_JOINTS: 17", "NUM_JOINTS: 2147483648"));
+  check_throws<ConfigError>([&] { models::load_experiment_config(big); },
+                            big.string() + ": key 'DATASET.NUM_JOINTS' must be an integer, got '2147483648': out of range");
+  check_throws<ConfigError>([&] { models::load_experiment_config(write("neg.yaml", replace(good, "NUM_JOINTS: 17", "NUM_JOINTS: -99999999999999999999"))); },
+                            "got '-99999999999999999999': out of range");
+  // a NUL in a quoted YAML scalar: strtoll stopped at it and accepted the prefix
+  check_throws<ConfigError>([&] { models::load_experiment_config(write("nul.yaml", replace(good, "NUM_JOINTS: 17", "NUM_JOINTS: \"\\0\""))); },
+                            "key 'DATASET.NUM_JOINTS' must be an integer, got '\\x00'");
+  check_throws<ConfigError>([&] { models::load_experiment_config(write("nul2.yaml", replace(good, "NUM_JOINTS: 17", "NUM_JOINTS: \"17\\0junk\""))); },
+                            "got '17\\x00junk'");
+  // a number that overflows a double (std::stod threw std::out_of_range)
+  check_throws<ConfigError>([&] { models::load_experiment_config(write("lr.yaml", replace(good, "  LR: 0.001", "  LR: 1e999"))); },
+                            "key 'TRAIN.LR' must be a number, got '1e999': out of range for a double");
+  // the TF .cfg reader shares the parser
+  const fs::path tbig = write("big.cfg", replace(tgood, "lr_rate_init = 1e-1", "lr_rate_init = 1e-1\nimage_size = 99999999999"));
+  check_throws<ConfigError>([&] { models::load_experiment_config(tbig); },
+                            tbig.string() + ": key 'COMMON.image_size' must be an integer, got '99999999999': out of range");
+  // in range, the values are read as before
+  const auto ok = models::load_experiment_config(write("ok.yaml", replace(good, "  LR: 0.001", "  LR: 1e-320")));
+  CHECK(ok.get_double("TRAIN.LR") == 1e-320);
+  CHECK(ok.get_int("DATASET.NUM_JOINTS") == 17);
+  fs::remove_all(dir);
 }
 
 TEST_CASE("the TF port's INI cfg files build the same network with a 1001-way classifier", "[models][config]") {

@@ -21,6 +21,7 @@ class Shape {
 
   int rank() const { return rank_; }
   std::int64_t operator[](int i) const { return d_[static_cast<std::size_t>(i)]; }
+  // Cannot overflow: assign() checked that the product of the non-zero dimensions fits int64.
   std::int64_t numel() const {
     std::int64_t n = 1;
     for (int i = 0; i < rank_; ++i) n *= d_[static_cast<std::size_t>(i)];
@@ -51,10 +52,16 @@ class Shape {
   template <class It>
   void assign(It b, It e) {
     rank_ = 0;
+    // Product of the non-zero dimensions, checked: numel() multiplies in order, and [2^62, 2^62, 0]
+    // would overflow before reaching the 0. Every prefix product is 0 or divides this one.
+    std::int64_t nonzero = 1;
     for (It it = b; it != e; ++it) {
       HRNET_CHECK(rank_ < 4, ShapeError, "Shape: at most 4 dimensions are supported");
-      HRNET_CHECK(*it >= 0, ShapeError, "Shape: negative dimension " << *it);
-      d_[static_cast<std::size_t>(rank_++)] = *it;
+      const std::int64_t d = *it;
+      HRNET_CHECK(d >= 0, ShapeError, "Shape: negative dimension " << d);
+      HRNET_CHECK(d == 0 || !__builtin_mul_overflow(nonzero, d, &nonzero), ShapeError,
+                  "Shape: the element count overflows int64 at dimension " << rank_ << " (" << d << ")");
+      d_[static_cast<std::size_t>(rank_++)] = d;
     }
   }
   // Inlined everywhere (kernels call it in loops); the failure path is kept out of line.

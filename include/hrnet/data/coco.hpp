@@ -15,9 +15,13 @@
 // Deviations, where the official code would crash: a crowd annotation with polygons adds each
 // polygon, and RLE segmentation with a compressed counts string is accepted anywhere.
 //
-// Errors (IoError): missing annotation file; malformed JSON (with the parser's message); a missing or
-// mistyped required field (naming the field and the image/annotation id); an annotation of an unknown
-// image; a missing image folder or image file (naming the path) when check_images is on.
+// Errors (IoError): missing annotation file; malformed JSON (with the parser's message, nesting deeper
+// than io::kMaxJsonDepth included); a missing or mistyped required field (naming the field and the
+// image/annotation id); an integer field out of range (ids: int64; iscrowd, num_keypoints, RLE size:
+// int; RLE counts: uint32); an image "height"/"width" over kMaxImageSide or their product over
+// kMaxImagePixels (data/image.hpp: the decoder's limits, so the loss mask stays bounded); an
+// annotation of an unknown image; a missing image folder or image file (naming the path) when
+// check_images is on.
 #pragma once
 #include <array>
 #include <cstdint>
@@ -85,7 +89,8 @@ class CocoKeypoints {
       if (!a.iscrowd || a.num_keypoints > 0) out.push_back(&a);
     return out;
   }
-  Mask loss_mask(std::size_t i) const { return coco_loss_mask(image(i), annotations(i)); }
+  // (out of memory: IoError naming the annotation file and the image, not a bare std::bad_alloc)
+  Mask loss_mask(std::size_t i) const;
 
   // Every image of the file, before filtering, and its annotations.
   const std::vector<CocoImage>& all_images() const { return all_images_; }
@@ -104,6 +109,11 @@ class CocoKeypoints {
 
   template <class T>
   T field(const nlohmann::json& j, const char* name, const std::string& what) const;
+  // Integer fields, range-checked ([lo, hi]) before any conversion; IoError naming file, record, field.
+  std::int64_t int_field(const nlohmann::json& j, const char* name, const std::string& what, std::int64_t lo,
+                         std::int64_t hi) const;
+  std::vector<std::int64_t> int_list_field(const nlohmann::json& j, const char* name, const std::string& what,
+                                           std::int64_t lo, std::int64_t hi) const;
   static std::string id_text(const nlohmann::json& j);
   void load(const std::filesystem::path& ann_file);
   CocoSegmentation parse_segmentation(const nlohmann::json& ja, const std::string& what) const;

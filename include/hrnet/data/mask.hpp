@@ -35,9 +35,7 @@ struct Mask {
   std::vector<std::uint8_t> data;
 
   Mask() = default;
-  Mask(int h, int w, std::uint8_t fill = 0) : height(h), width(w), data(std::size_t(h) * std::size_t(w), fill) {
-    HRNET_CHECK(h >= 0 && w >= 0, ValueError, "Mask: negative size " << h << "x" << w);
-  }
+  Mask(int h, int w, std::uint8_t fill = 0) : height(h), width(w), data(checked_size(h, w), fill) {}
   std::uint8_t at(int y, int x) const { return data[std::size_t(y) * std::size_t(width) + std::size_t(x)]; }
   std::uint8_t& at(int y, int x) { return data[std::size_t(y) * std::size_t(width) + std::size_t(x)]; }
   // Number of non-zero pixels.
@@ -47,6 +45,13 @@ struct Mask {
     return a;
   }
   bool operator==(const Mask&) const = default;
+
+ private:
+  // checked before the allocation (a negative side would otherwise ask for ~2^64 bytes)
+  static std::size_t checked_size(int h, int w) {
+    HRNET_CHECK(h >= 0 && w >= 0, ValueError, "Mask: negative size " << h << "x" << w);
+    return std::size_t(h) * std::size_t(w);
+  }
 };
 
 // COCO run-length encoding (column-major runs, starting with zeros).
@@ -94,7 +99,11 @@ Rle rle_from_counts(std::vector<std::uint32_t> counts, int h, int w);
 Rle rle_merge(std::span<const Rle> rs, bool intersect = false);
 
 // rleFrPoly: rasterises one polygon (xy = x0, y0, x1, y1, ...; k = xy.size() / 2 vertices) into an
-// h x w RLE exactly as pycocotools.
+// h x w RLE exactly as pycocotools. Unlike rleFrPoly, the work and memory do not grow with the
+// coordinates (only the boundary points inside the image's columns are visited: at most about
+// 5 * w per edge) and the arithmetic is 64-bit. ValueError for a coordinate that is not finite or
+// not within +-4e8, or h * w over 2^32 - 1 (RLE counts are 32-bit). For h == 0 or w == 0 the result
+// is the empty RLE {0} (pycocotools returns invalid counts for w == 0).
 Rle rle_from_polygon(std::span<const double> xy, int h, int w);
 
 // frPyObjects(list of polygons, h, w): one RLE per polygon. pycocotools rejects (or misreads as boxes)

@@ -38,9 +38,12 @@ struct RawTensor {
   DType dtype = DType::F32;           // F64, F32, F16, BF16, I64
   std::vector<std::int64_t> shape;    // empty = 0-d scalar
   std::vector<std::uint8_t> data;     // little-endian, row-major (the file's order)
+  // Element count; ShapeError when it overflows int64 (multiplied in order, as Shape does).
   std::int64_t numel() const {
     std::int64_t n = 1;
-    for (std::int64_t d : shape) n *= d;
+    for (std::int64_t d : shape)
+      HRNET_CHECK(!__builtin_mul_overflow(n, d, &n), ShapeError,
+                  "RawTensor: the element count of a shape with dimension " << d << " overflows int64");
     return n;
   }
 };
@@ -72,7 +75,8 @@ constexpr int dtype_layout_rank(DType d) {
   return 5;
 }
 
-// Number of bytes a tensor of `shape` and `dtype` needs; nullopt on overflow.
+// Number of bytes a tensor of `shape` and `dtype` needs; nullopt on a negative dimension, or when the
+// product of the non-zero dimensions (elements or bytes) overflows int64, even if a dimension is 0.
 std::optional<std::uint64_t> checked_nbytes(const std::vector<std::int64_t>& shape, DType dt);
 
 std::string errno_str(int e);
