@@ -6,7 +6,7 @@
 # usage: run_bad_inputs.sh WORK_DIR SOURCE_DIR PROGRAM_PATH...   (programs by path; their base name
 #        is the table's first column; rows of a program not given are reported as skipped)
 set -uo pipefail
-work=$1 src=$2
+work=$1 src=$(cd "$2" && pwd)
 shift 2
 declare -A prog
 for p in "$@"; do prog[$(basename "$p")]=$p; done

@@ -75,6 +75,7 @@ void safetensors_seeds() {
 
 void checkpoint_seeds() {
   const fs::path tmp = g_out / "checkpoint.tmp.safetensors";
+  fs::create_directories(g_out / "checkpoint");
   Small m;
   optim::Adam<float, CPU> opt(m.parameters(), optim::AdamOptions{});
   train::TrainProgress p;
