@@ -24,18 +24,23 @@ namespace hrnet::fuzz {
 // A folder private to this process (entry points that only take a path read the input from a file in
 // it); removed at exit.
 inline const std::filesystem::path& scratch_dir() {
-  static const std::filesystem::path dir = [] {
+  // never destroyed: the atexit handler below runs after the destructors of function statics
+  // constructed before it was registered
+  static const std::filesystem::path* dir = [] {
     const char* env = std::getenv("HRNET_FUZZ_TMPDIR");
     std::filesystem::path base = env && *env ? std::filesystem::path(env) : std::filesystem::temp_directory_path();
-    std::filesystem::path d = base / ("hrnet_fuzz_" + std::to_string(::getpid()));
-    std::filesystem::create_directories(d);
-    std::atexit([] {
-      std::error_code ec;
-      std::filesystem::remove_all(scratch_dir(), ec);
-    });
+    auto* d = new std::filesystem::path(base / ("hrnet_fuzz_" + std::to_string(::getpid())));
+    std::filesystem::create_directories(*d);
     return d;
   }();
-  return dir;
+  static const bool cleanup_registered = [] {
+    return std::atexit([] {
+      std::error_code ec;
+      std::filesystem::remove_all(*dir, ec);
+    }) == 0;
+  }();
+  (void)cleanup_registered;
+  return *dir;
 }
 
 // Writes the input to `rel` under the scratch folder (creating parent folders) and returns its path.
