@@ -23,10 +23,10 @@ struct Small : nn::Module<float, CPU> {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   fuzz::expect_clean([&] {
     io::SafetensorsFile f = io::parse_safetensors({data, size}, "fuzz.safetensors");
-    for (const auto& [name, raw] : f.tensors) {
+    for (const auto& kv : f.tensors) {  // (clang 14 cannot capture structured bindings)
       fuzz::expect_clean([&] {
-        if (raw.dtype == DType::I64) (void)io::from_raw<std::int64_t>(raw, name);
-        else (void)io::from_raw<float>(raw, name);
+        if (kv.second.dtype == DType::I64) (void)io::from_raw<std::int64_t>(kv.second, kv.first);
+        else (void)io::from_raw<float>(kv.second, kv.first);
       });
     }
     // what the writer produces from it must read back as the same tensors
