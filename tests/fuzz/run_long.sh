@@ -11,9 +11,10 @@ hours=${2:-8}
 keep=${3:-fuzz-corpus}
 here=$(cd "$(dirname "$0")" && pwd)
 n=$(ls -d "$here"/corpus/*/ | wc -l)
-secs=$(awk -v h="$hours" -v n="$n" 'BEGIN { printf "%d", h * 3600 / n }')
+secs=$(awk -v h="$hours" -v n="$n" 'BEGIN { s = int(h * 3600 / n); printf "%d", s < 1 ? 1 : s }')
+jobs=${FUZZ_JOBS:-$(nproc)}
 mkdir -p "$keep/logs"
-echo "run_long: $n targets, $secs s each, $(nproc) jobs, corpora in $keep"
+echo "run_long: $n targets, $secs s each, $jobs jobs, corpora in $keep"
 # the corpus kept from the previous run, if any, joins the committed seeds (run_fuzz.sh)
-FUZZ_JOBS=${FUZZ_JOBS:-$(nproc)} FUZZ_KEEP_CORPUS=$keep FUZZ_LOG_DIR=$keep/logs \
+FUZZ_JOBS=$jobs FUZZ_KEEP_CORPUS=$keep FUZZ_LOG_DIR=$keep/logs \
   bash "$here/run_fuzz.sh" "$build" "$secs" | tee "$keep/summary.txt"
