@@ -3,6 +3,7 @@
 //   train_cls --cfg ... --datadir DIR --testModel output/imagenet/<cfg>/final_state.safetensors
 //   train_cls --net_cfg configs/imagenet/w30_s4.cfg --data_path TFRECORD_DIR [--resume_training] [--eval_only]
 // The recipe, checkpoints, resume and logs are described in hrnet/classification/train_cls.hpp.
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
@@ -65,6 +66,9 @@ void usage() {
 int main(int argc, char** argv) try {
   // Loader threads share the cores with the OpenMP compute threads: let OpenMP yield.
   setenv("OMP_WAIT_POLICY", "PASSIVE", 0);
+  // Over a file-size limit (ulimit -f) a write must fail with EFBIG, which the checkpoint writer
+  // reports (naming the file, the previous checkpoint left intact), not kill the run with SIGXFSZ.
+  std::signal(SIGXFSZ, SIG_IGN);
   classification::ClsTrainOptions o;
   cli::Args args(argc, argv);
   while (args.next()) {

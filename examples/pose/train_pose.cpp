@@ -1,6 +1,7 @@
 // train_pose: HigherHRNet bottom-up pose training from an official experiment file.
 //   train_pose --cfg configs/coco/w32_512_adam_lr1e-3.yaml --datadir=$COCO --max_epochs=2
 // The recipe, checkpoints, resume and logs are described in hrnet/pose/train_pose.hpp.
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
@@ -45,6 +46,9 @@ int main(int argc, char** argv) try {
   // Loader threads share the cores with the OpenMP compute threads: OpenMP's default spin-waiting
   // would steal their time, so yield instead (unless the user chose otherwise).
   setenv("OMP_WAIT_POLICY", "PASSIVE", 0);
+  // Over a file-size limit (ulimit -f) a write must fail with EFBIG, which the checkpoint writer
+  // reports (naming the file, the previous checkpoint left intact), not kill the run with SIGXFSZ.
+  std::signal(SIGXFSZ, SIG_IGN);
   pose::PoseTrainOptions o;
   cli::Args args(argc, argv);
   while (args.next()) {

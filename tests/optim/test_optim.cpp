@@ -146,3 +146,24 @@ TEST_CASE("an optimizer refuses the same parameter twice and incomplete state", 
   sd.tensors.erase("0.exp_avg_sq");
   hrnet::test::check_throws<StateDictError>([&] { opt.load_state_dict(sd); }, "incomplete");
 }
+
+TEST_CASE("an optimizer refuses a step or counter that is not one integer", "[optim][errors]") {
+  // issue 18: a checkpoint whose optimizer.step had shape [0] made load_state_dict read element 0
+  // of an empty tensor (a null read; tests/fuzz/crashes/checkpoint/ keeps the file)
+  V p(Tensor<float, CPU>::zeros({2}), true);
+  optim::Adam<float, CPU> opt({&p}, {});
+  p.grad_buffer()[0] = 1.0f;
+  opt.step();
+  const auto good = opt.state_dict();
+  for (const std::string key : {"step", "0.step"}) {
+    if (!good.tensors.count(key)) continue;
+    for (const std::vector<std::int64_t>& shape : {std::vector<std::int64_t>{0}, std::vector<std::int64_t>{2}}) {
+      auto sd = good;
+      io::RawTensor& r = sd.tensors[key];
+      r.shape = shape;
+      r.data.assign(std::size_t(shape[0]) * 8, 0);
+      hrnet::test::check_throws<StateDictError>([&] { opt.load_state_dict(sd); }, "must be one integer");
+    }
+  }
+  CHECK(opt.steps_taken() == 1);  // unchanged
+}

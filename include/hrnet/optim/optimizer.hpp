@@ -56,14 +56,14 @@ class Optimizer {
     // Decode and validate everything first; commit only when all of it is good.
     auto it = f.tensors.find("step");
     HRNET_CHECK(it != f.tensors.end(), StateDictError, "optimizer state: missing 'step'");
-    const std::int64_t step = io::from_raw<std::int64_t>(it->second, "step")[0];
+    const std::int64_t step = read_count(it->second, "step");
     std::vector<std::pair<Tensor<T, D>*, Tensor<T, CPU>>> staged;
     std::vector<std::pair<std::int64_t*, std::int64_t>> staged_counters;
     for (std::size_t i = 0; i < params_.size(); ++i) {
       for (const auto& [name, c] : named_counters(i)) {
         const std::string key = std::to_string(i) + "." + name;
         auto kt = f.tensors.find(key);
-        staged_counters.push_back({c, kt == f.tensors.end() ? 0 : io::from_raw<std::int64_t>(kt->second, key)[0]});
+        staged_counters.push_back({c, kt == f.tensors.end() ? 0 : read_count(kt->second, key)});
       }
       const auto state = named_state(i);
       std::size_t present = 0;
@@ -88,6 +88,14 @@ class Optimizer {
   }
 
  protected:
+  // A count saved as a 0-d int64 tensor: exactly one element (a file's [0]-shaped tensor has none,
+  // and reading its first element would read past the buffer).
+  static std::int64_t read_count(const io::RawTensor& raw, const std::string& key) {
+    const auto v = io::from_raw<std::int64_t>(raw, key);
+    HRNET_CHECK(v.numel() == 1, StateDictError,
+                "optimizer state '" << key << "' must be one integer, but has shape " << v.shape());
+    return v[0];
+  }
   virtual std::vector<std::pair<std::string, Tensor<T, D>*>> named_state(std::size_t i) const = 0;
   // Per-parameter integer state (e.g. Adam's step count), saved as 0-d int64 tensors.
   virtual std::vector<std::pair<std::string, std::int64_t*>> named_counters(std::size_t) const { return {}; }

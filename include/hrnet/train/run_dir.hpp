@@ -23,7 +23,8 @@ struct RunDir {
   std::filesystem::path file(const char* name) const { return dir / name; }
 };
 
-// Creates the folder and decides; throws IoError naming the folder or the missing checkpoint.
+// Creates the folder, checks that a file can be created in it, and decides; throws IoError naming the
+// folder (cannot be created, not writable) or the missing checkpoint, before any training starts.
 RunDir open_run_dir(const std::filesystem::path& dir, const ResumePolicy& policy);
 
 }  // namespace hrnet::train
