@@ -55,7 +55,11 @@ t0=$(now)
 t1=$(now)
 load_before=$(load)
 echo "== train_pose (load $load_before)" >&2
-"$bin/train_pose" --cfg "$cfg" --datadir "$data" --output "$out" | tee "$work/train.log" >&2
+# CPU seconds as well as wall time: on a shared machine the wall time grows with the load, the CPU
+# time much less (user + sys over the thread count estimates the wall time on a quiet machine).
+timer=()
+[[ -x /usr/bin/time ]] && timer=(/usr/bin/time -f "%U %S" -o "$work/train.cpu")
+"${timer[@]}" "$bin/train_pose" --cfg "$cfg" --datadir "$data" --output "$out" | tee "$work/train.log" >&2
 t2=$(now)
 load_after_train=$(load)
 echo "== valid_pose" >&2
@@ -91,6 +95,8 @@ r = {
     "load_avg_1_5_15": {"before_training": load0, "after_training": load1, "at_end": load2},
     "make_synthetic_s": round(t1 - t0, 2),
     "train_wall_s": round(t2 - t1, 1),
+    "train_cpu_user_sys_s": ([round(float(x), 1) for x in open(os.path.join(work, "train.cpu")).read().split()[-2:]]
+                             if os.path.exists(os.path.join(work, "train.cpu")) else None),
     "train_epochs": len(epochs),
     "train_steps": sum(int(e["steps"]) for e in epochs),
     "train_img_per_s_by_epoch": [round(float(e["img_per_s"]), 2) for e in epochs],

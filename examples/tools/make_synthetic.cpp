@@ -42,9 +42,9 @@ options:
   --min_people K       labelled people per image, at least K (default 1)
   --min_person_scale F smallest figure height, a fraction of the largest that fits (default 0.45)
   --no_distractors     no background blobs and lines, crowd regions, unlabelled people, occluders
-  --quickstart         the README's quick-start set: 1..2 large people (--min_people 1
-                       --max_people 2 --min_person_scale 0.8 --no_distractors), sides 128..192
-                       (--min_size 128 --max_size 192); later flags override it
+  --quickstart         the README's quick-start set: one large person per image (--max_people 1
+                       --min_person_scale 0.8 --no_distractors), sides 128..192 (--min_size 128
+                       --max_size 192); the other flags override it
   --quality Q          JPEG quality 1..100 (default 95)
   -h, --help           show this help
 Options may also be spelt in kebab-case (--val-images); --out is accepted for --output.

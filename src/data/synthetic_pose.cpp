@@ -330,7 +330,7 @@ SyntheticPoseOptions synthetic_pose_quickstart() {
   o.min_side = 128;
   o.max_side = 192;
   o.min_people = 1;
-  o.max_people = 2;
+  o.max_people = 1;
   o.distractors = false;
   o.min_person_scale = 0.8;
   return o;

@@ -53,9 +53,10 @@ struct SyntheticPoseOptions {
   int jpeg_quality = 95;
 };
 
-// The quick-start set (make_synthetic pose --quickstart, README): 1..2 large people (heights 0.8..1 of
-// the largest that fits) on a plain textured background without distractors, images of 128..192 px
-// sides, so that configs/synthetic/quickstart_w16_128.yaml learns to find them in minutes on a CPU.
+// The quick-start set (make_synthetic pose --quickstart, README): one large person per image (height
+// 0.8..1 of the largest that fits) on a plain textured background without distractors, images of
+// 128..192 px sides, so that configs/synthetic/quickstart_w16_64.yaml learns to find them in minutes
+// on a CPU. (--max_people 2 adds a second person; then the tags must also learn to tell them apart.)
 SyntheticPoseOptions synthetic_pose_quickstart();
 
 enum class SyntheticSplit { train, val };
