@@ -123,7 +123,7 @@ TEST_CASE("quickstart: people options are checked", "[synthetic][quickstart]") {
 }
 
 #ifdef HRNET_MAKE_SYNTHETIC
-TEST_CASE("quickstart: make_synthetic --quickstart writes the library's quick-start set; later flags override it",
+TEST_CASE("quickstart: make_synthetic --quickstart writes the library's quick-start set, and later flags override it",
           "[synthetic][quickstart][tool]") {
   TempDir dir("quick_cli");
   const std::string exe = quote(HRNET_MAKE_SYNTHETIC);
