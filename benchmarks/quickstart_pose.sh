@@ -45,7 +45,7 @@ export OMP_NUM_THREADS=$threads
 cfg=$root/configs/synthetic/quickstart_w16_64.yaml
 data=$work/data/synthetic
 out=$work/output
-image=$data/val2017/000000000257.jpg  # the README's example image: the first validation image
+image=$data/val2017/000000000273.jpg  # the README's example image (validation image 17 of 32)
 now() { date +%s.%N; }
 load() { cut -d' ' -f1-3 /proc/loadavg; }
 
