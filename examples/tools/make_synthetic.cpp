@@ -6,12 +6,14 @@
 #include <cstdint>
 #include <cstdio>
 #include <exception>
+#include <functional>
 #include <filesystem>
 #include <iostream>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <vector>
 
 #include "cli.hpp"
 #include "hrnet/data/synthetic.hpp"
@@ -36,7 +38,13 @@ options:
   --seed S             random seed, an unsigned 64-bit integer (default 0)
   --min_size PX        smallest image side (default 256, at least 64)
   --max_size PX        largest image side (default 384, at most 4096)
-  --max_people K       labelled people per image, 1..K (default 4, at most 12)
+  --max_people K       labelled people per image, at most K (default 4, at most 12)
+  --min_people K       labelled people per image, at least K (default 1)
+  --min_person_scale F smallest figure height, a fraction of the largest that fits (default 0.45)
+  --no_distractors     no background blobs and lines, crowd regions, unlabelled people, occluders
+  --quickstart         the README's quick-start set: one large person per image (--max_people 1
+                       --min_person_scale 0.8 --no_distractors), sides 128..192 (--min_size 128
+                       --max_size 192); the other flags override it
   --quality Q          JPEG quality 1..100 (default 95)
   -h, --help           show this help
 Options may also be spelt in kebab-case (--val-images); --out is accepted for --output.
@@ -156,7 +164,10 @@ int main(int argc, char** argv) {
     if (kind == "cls") return make_cls(argc - 1, argv + 1);
     if (kind != "pose") throw UsageError{"unknown dataset kind '" + std::string(kind) + "' (expected: pose or cls)"};
 
-    data::SyntheticPoseOptions opt;
+    // Flags are collected and applied over the base options afterwards, so that --quickstart sets
+    // the base wherever it is written and the other flags override it.
+    bool quickstart = false;
+    std::vector<std::function<void(data::SyntheticPoseOptions&)>> set;
     std::optional<std::filesystem::path> out;
     std::optional<int> images, val_images;
     cli::Args args(argc - 1, argv + 1);  // after the dataset kind
@@ -176,21 +187,31 @@ int main(int argc, char** argv) {
       } else if (a == "--val_images") {
         val_images = parse_number<int>(args.typed(), args.value());
       } else if (a == "--seed") {
-        opt.seed = parse_number<std::uint64_t>(args.typed(), args.value());
+        set.push_back([v = parse_number<std::uint64_t>(args.typed(), args.value())](auto& o) { o.seed = v; });
       } else if (a == "--min_size") {
-        opt.min_side = parse_number<int>(args.typed(), args.value());
+        set.push_back([v = parse_number<int>(args.typed(), args.value())](auto& o) { o.min_side = v; });
       } else if (a == "--max_size") {
-        opt.max_side = parse_number<int>(args.typed(), args.value());
+        set.push_back([v = parse_number<int>(args.typed(), args.value())](auto& o) { o.max_side = v; });
       } else if (a == "--max_people") {
-        opt.max_people = parse_number<int>(args.typed(), args.value());
+        set.push_back([v = parse_number<int>(args.typed(), args.value())](auto& o) { o.max_people = v; });
+      } else if (a == "--min_people") {
+        set.push_back([v = parse_number<int>(args.typed(), args.value())](auto& o) { o.min_people = v; });
+      } else if (a == "--min_person_scale") {
+        set.push_back([v = args.number()](auto& o) { o.min_person_scale = v; });
+      } else if (a == "--no_distractors") {
+        set.push_back([v = !args.flag()](auto& o) { o.distractors = v; });
+      } else if (a == "--quickstart") {
+        quickstart = args.flag();
       } else if (a == "--quality") {
-        opt.jpeg_quality = parse_number<int>(args.typed(), args.value());
+        set.push_back([v = parse_number<int>(args.typed(), args.value())](auto& o) { o.jpeg_quality = v; });
       } else {
         args.unknown();
       }
     }
     if (!out) throw UsageError{"--output DIR is required"};
     if (!images) throw UsageError{"--images N is required"};
+    data::SyntheticPoseOptions opt = quickstart ? data::synthetic_pose_quickstart() : data::SyntheticPoseOptions{};
+    for (const auto& f : set) f(opt);
     if (*images < 0) throw UsageError{"--images must be >= 0"};
     if (val_images && *val_images < 0) throw UsageError{"--val_images must be >= 0"};
     opt.train_images = *images;

@@ -97,7 +97,7 @@ struct Canvas {
   }
 };
 
-void draw_background(Canvas& cv, Rng& r) {
+void draw_background(Canvas& cv, Rng& r, bool clutter) {
   Image& img = cv.img;
   const double w = double(img.width), h = double(img.height), diag = std::hypot(w, h);
   const Rgb base = muted(r, 70, 180, 25);
@@ -113,6 +113,7 @@ void draw_background(Canvas& cv, Rng& r) {
         img.at(y, x, c) = clamp_u8(base[std::size_t(c)] + g + shared + own);
       }
     }
+  if (!clutter) return;
   const double side = std::min(w, h);
   const int blobs = r.integer(8, 16);
   for (int i = 0; i < blobs; ++i) {
@@ -308,6 +309,10 @@ void check_options(const SyntheticPoseOptions& o) {
                                                                                                   << o.max_side);
   HRNET_CHECK(o.max_people >= 1 && o.max_people <= kPersonPaletteSize, ValueError,
               "synthetic pose: max_people must be in 1.." << kPersonPaletteSize << ", got " << o.max_people);
+  HRNET_CHECK(o.min_people >= 1 && o.min_people <= o.max_people, ValueError,
+              "synthetic pose: min_people must be in 1..max_people (" << o.max_people << "), got " << o.min_people);
+  HRNET_CHECK(o.min_person_scale >= 0.1 && o.min_person_scale <= 1.0, ValueError,
+              "synthetic pose: min_person_scale must be in 0.1..1, got " << o.min_person_scale);
   HRNET_CHECK(o.jpeg_quality >= 1 && o.jpeg_quality <= 100, ValueError,
               "synthetic pose: jpeg_quality must be in 1..100, got " << o.jpeg_quality);
 }
@@ -319,6 +324,17 @@ std::string coco_file_name(std::int64_t id) {
 }
 
 }  // namespace
+
+SyntheticPoseOptions synthetic_pose_quickstart() {
+  SyntheticPoseOptions o;
+  o.min_side = 128;
+  o.max_side = 192;
+  o.min_people = 1;
+  o.max_people = 1;
+  o.distractors = false;
+  o.min_person_scale = 0.8;
+  return o;
+}
 
 const char* synthetic_split_name(SyntheticSplit split) { return split == SyntheticSplit::train ? "train2017" : "val2017"; }
 
@@ -345,12 +361,12 @@ SyntheticPoseImage render_synthetic_pose(const SyntheticPoseOptions& opt, Synthe
   const bool portrait = r.chance(0.5);
   const int w = portrait ? short_side : long_side, h = portrait ? long_side : short_side;
   Canvas cv(h, w);
-  draw_background(cv, r);
+  draw_background(cv, r, opt.distractors);
   const double W = w, H = h, side = std::min(W, H);
   auto& anns = out.annotations;
 
   // A crowd: small figures in a band; its region is the union of their hulls.
-  const bool crowd = index == 0 || r.chance(0.1);
+  const bool crowd = opt.distractors && (index == 0 || r.chance(0.1));
   if (crowd) {
     const auto owner = std::int32_t(anns.size());
     const double cw = W * r.uniform(0.25, 0.45), ch = H * r.uniform(0.12, 0.25);
@@ -388,7 +404,7 @@ SyntheticPoseImage render_synthetic_pose(const SyntheticPoseOptions& opt, Synthe
   }
 
   // An unlabelled person: small, annotated with a polygon only (the official loss mask ignores it).
-  const bool unlabelled = index == std::min(1, count - 1) || r.chance(0.1);
+  const bool unlabelled = opt.distractors && (index == std::min(1, count - 1) || r.chance(0.1));
   if (unlabelled) {
     const auto owner = std::int32_t(anns.size());
     SyntheticAnnotation a;
@@ -412,7 +428,7 @@ SyntheticPoseImage render_synthetic_pose(const SyntheticPoseOptions& opt, Synthe
   }
 
   // The labelled people, in distinct colours, not piled on each other when avoidable.
-  const int people = r.integer(1, opt.max_people);
+  const int people = r.integer(opt.min_people, opt.max_people);
   std::vector<int> colors(kPersonPaletteSize);
   for (int i = 0; i < kPersonPaletteSize; ++i) colors[std::size_t(i)] = i;
   for (int i = kPersonPaletteSize - 1; i > 0; --i) std::swap(colors[std::size_t(i)], colors[std::size_t(r.integer(0, i))]);
@@ -425,7 +441,7 @@ SyntheticPoseImage render_synthetic_pose(const SyntheticPoseOptions& opt, Synthe
     double best_height = 0;
     std::vector<double> poly;
     for (int attempt = 0; attempt < 12; ++attempt) {
-      const double height = h_max * r.uniform(0.45, 1.0);
+      const double height = h_max * r.uniform(opt.min_person_scale, 1.0);
       const Pt hip{r.uniform(0.1, 0.9) * W, r.uniform(0.25, 0.95) * H};
       const double rot = r.chance(0.1) ? r.uniform(-1.6, 1.6) : r.uniform(-0.5, 0.5);
       const Figure f = make_figure(r, height, hip, rot, person_color(colors[std::size_t(p)]));
@@ -456,7 +472,7 @@ SyntheticPoseImage render_synthetic_pose(const SyntheticPoseOptions& opt, Synthe
   }
 
   // Occluder boxes over some joints (drawn last, so they hide what they cover: v = 1).
-  for (std::size_t p = 0; p < figures.size(); ++p) {
+  for (std::size_t p = 0; p < figures.size() && opt.distractors; ++p) {
     if (!r.chance(0.35)) continue;
     const Figure& f = figures[p];
     const Pt& q = f.joints[std::size_t(r.integer(5, 16))];
