@@ -1,21 +1,14 @@
 // Training checkpoints: a safetensors file read by path, restored into a small model and its Adam
 // optimizer (strict), and read as plain weights.
 #include "fuzz_util.hpp"
-#include "hrnet/nn/layers.hpp"
+#include "small_module.hpp"
 #include "hrnet/optim/adam.hpp"
 #include "hrnet/train/checkpoint.hpp"
 
 namespace {
 using namespace hrnet;
 
-struct Small : nn::Module<float, CPU> {
-  nn::Linear<float, CPU> fc{4, 3};
-  nn::BatchNorm2d<float, CPU> bn{3};
-  Small() {
-    register_module("fc", fc);
-    register_module("bn", bn);
-  }
-};
+using Small = fuzz::SmallModule;
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {

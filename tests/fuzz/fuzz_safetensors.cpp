@@ -2,22 +2,15 @@
 // goes through from_raw, the file through a non-strict load into a small module, and a file that
 // parses must survive serialize -> parse unchanged.
 #include "fuzz_util.hpp"
+#include "small_module.hpp"
 #include "hrnet/io/safetensors.hpp"
 #include "hrnet/io/tensor_io.hpp"
-#include "hrnet/nn/layers.hpp"
 #include "hrnet/nn/state_dict.hpp"
 
 namespace {
 using namespace hrnet;
 
-struct Small : nn::Module<float, CPU> {
-  nn::Linear<float, CPU> fc{4, 3};
-  nn::BatchNorm2d<float, CPU> bn{3};
-  Small() {
-    register_module("fc", fc);
-    register_module("bn", bn);
-  }
-};
+using Small = fuzz::SmallModule;
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {

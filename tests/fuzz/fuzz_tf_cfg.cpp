@@ -1,17 +1,8 @@
 // The TensorFlow port's INI .cfg through the whole validation: the schema, the
 // model structure (pose_net_config / cls_net_config), the input size and the printed dump.
-#include "fuzz_util.hpp"
-#include "hrnet/models/config.hpp"
+#include "config_target.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  const auto path = hrnet::fuzz::write_input("experiment.cfg", data, size);
-  hrnet::fuzz::expect_clean([&] {
-    using namespace hrnet::models;
-    const ExperimentConfig cfg = load_experiment_config(path);
-    (void)cfg.dump();
-    hrnet::fuzz::expect_clean([&] { (void)model_input_size(cfg); });
-    if (cfg.family() == ConfigFamily::Pose) (void)pose_net_config(cfg);
-    else (void)cls_net_config(cfg);
-  });
+  hrnet::fuzz::fuzz_experiment_config(hrnet::fuzz::write_input("experiment.cfg", data, size));
   return 0;
 }

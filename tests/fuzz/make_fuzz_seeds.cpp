@@ -10,12 +10,12 @@
 #include <vector>
 
 #include "coco_eval_fixed.hpp"
+#include "small_module.hpp"
 #include "hrnet/data/image.hpp"
 #include "hrnet/data/mask.hpp"
 #include "hrnet/io/safetensors.hpp"
 #include "hrnet/io/tensor_io.hpp"
 #include "hrnet/io/tfrecord.hpp"
-#include "hrnet/nn/layers.hpp"
 #include "hrnet/optim/adam.hpp"
 #include "hrnet/train/checkpoint.hpp"
 
@@ -37,14 +37,7 @@ void put(const std::string& target, const std::string& name, const std::vector<s
   put(target, name, v.data(), v.size());
 }
 
-struct Small : nn::Module<float, CPU> {  // the module of fuzz_checkpoint.cpp and fuzz_safetensors.cpp
-  nn::Linear<float, CPU> fc{4, 3};
-  nn::BatchNorm2d<float, CPU> bn{3};
-  Small() {
-    register_module("fc", fc);
-    register_module("bn", bn);
-  }
-};
+using Small = fuzz::SmallModule;  // the module of fuzz_checkpoint.cpp and fuzz_safetensors.cpp
 
 io::RawTensor raw(DType dt, std::vector<std::int64_t> shape, std::size_t elem) {
   io::RawTensor r;
